@@ -1,0 +1,568 @@
+// Linearizability checker for the client key-value history (DESIGN.md, "Checkers").
+// Each key is an independent register, so a history is linearizable iff each key's sub-history is
+// (P-compositionality); keys are searched one at a time, in sorted order, with Wing & Gong's
+// algorithm as improved by Lowe and Porcupine: call/return entries in a doubly linked list, a
+// backtracking stack, and a cache of (linearized set, state) configurations already explored.
+// Invariants:
+// - 'ok' only when every key was searched to a linearization. A search cut short by the step
+//   budget or the deadline gives 'unknown', never 'ok'.
+// - Real-time order is the order of the events in the history (their index), which is the order
+//   they happened; `time` is only reported. Equal times therefore never make two ops concurrent.
+// - Simplifications applied before the search only drop linearizations that cannot exist, so they
+//   never turn a linearizable history into a violation (each one says why it is sound).
+
+import { performance } from 'node:perf_hooks';
+import type { HistoryEvent, HistoryOp } from '../history.ts';
+
+export interface LinearizabilityOptions {
+  /** Search steps allowed per key before giving up with 'unknown'. Deterministic. */
+  maxStepsPerKey?: number;
+  /** Wall-clock budget for the whole check before giving up with 'unknown'. */
+  deadlineMs?: number;
+}
+
+/** `operations` counts invoked operations: in the whole history, or on `key` for a violation. */
+export type LinearizabilityVerdict =
+  | { result: 'ok'; keys: number; operations: number }
+  | { result: 'violation'; key: string; operations: number; detail: string }
+  | { result: 'unknown'; reason: string; keys: number; operations: number };
+
+export const DEFAULT_MAX_STEPS_PER_KEY = 2_000_000;
+export const DEFAULT_DEADLINE_MS = 10_000;
+
+/** The history breaks its own format (pairing of invokes and completions). */
+export class MalformedHistoryError extends Error {
+  readonly code = 'malformed_history';
+
+  constructor(
+    readonly index: number,
+    problem: string,
+  ) {
+    super(`history event ${index}: ${problem}`);
+    this.name = 'MalformedHistoryError';
+  }
+}
+
+/** One invoke matched with its completion; info and never-completed ops end at +infinity. */
+interface Operation {
+  readonly process: number;
+  readonly op: HistoryOp;
+  readonly key: string;
+  readonly input: HistoryEvent['value'];
+  readonly invokeIndex: number;
+  readonly invokeTime: number;
+  status: 'ok' | 'fail' | 'info';
+  output: HistoryEvent['value']; // what an ok get read
+  completionIndex: number;
+  completionTime: number;
+}
+
+export function checkLinearizability(
+  history: readonly HistoryEvent[],
+  options: LinearizabilityOptions = {},
+): LinearizabilityVerdict {
+  const maxSteps = options.maxStepsPerKey ?? DEFAULT_MAX_STEPS_PER_KEY;
+  const deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  const deadline = performance.now() + deadlineMs;
+  const byKey = groupByKey(pairOperations(history));
+  const keys = [...byKey.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const operations = history.filter((event) => event.type === 'invoke').length;
+  let unknownReason: string | undefined;
+  for (const key of keys) {
+    const keyOperations = byKey.get(key) ?? [];
+    if (performance.now() >= deadline) {
+      unknownReason ??= `deadline of ${deadlineMs} ms passed before key ${JSON.stringify(key)} was checked`;
+      break;
+    }
+    const outcome = checkKey(keyOperations, { maxSteps, deadline });
+    if (outcome.type === 'violation') {
+      return { result: 'violation', key, operations: keyOperations.length, detail: outcome.detail };
+    }
+    if (outcome.type === 'budget') {
+      unknownReason ??= `step budget of ${maxSteps} exhausted on key ${JSON.stringify(key)}`;
+    } else if (outcome.type === 'deadline') {
+      unknownReason ??= `timeout on key ${JSON.stringify(key)} after ${outcome.steps} steps (deadline ${deadlineMs} ms)`;
+      break; // every later key would time out at once
+    }
+  }
+  if (unknownReason !== undefined) {
+    return { result: 'unknown', reason: unknownReason, keys: keys.length, operations };
+  }
+  return { result: 'ok', keys: keys.length, operations };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pairing events into operations.
+
+function pairOperations(history: readonly HistoryEvent[]): Operation[] {
+  const operations: Operation[] = [];
+  const outstanding = new Map<number, Operation>();
+  history.forEach((event, index) => {
+    const open = outstanding.get(event.process);
+    if (event.type === 'invoke') {
+      if (open !== undefined) {
+        throw new MalformedHistoryError(index, `process ${event.process} invoked ${event.op} while its ${open.op} invoked at event ${open.invokeIndex} is still outstanding`);
+      }
+      const operation: Operation = {
+        process: event.process, op: event.op, key: event.key, input: event.value,
+        invokeIndex: index, invokeTime: event.time,
+        status: 'info', output: null, completionIndex: Infinity, completionTime: Infinity,
+      };
+      outstanding.set(event.process, operation);
+      operations.push(operation);
+      return;
+    }
+    if (open === undefined) {
+      throw new MalformedHistoryError(index, `process ${event.process} completed ${event.op} (${event.type}) without an outstanding invoke`);
+    }
+    if (open.op !== event.op || open.key !== event.key) {
+      throw new MalformedHistoryError(index, `process ${event.process} completed ${event.op} on ${JSON.stringify(event.key)} but invoked ${open.op} on ${JSON.stringify(open.key)}`);
+    }
+    outstanding.delete(event.process);
+    open.status = event.type;
+    if (event.type === 'info') return; // unknown outcome: its return stays at +infinity
+    open.output = event.value;
+    open.completionIndex = index;
+    open.completionTime = event.time;
+  });
+  return operations; // ops never completed stay 'info', as in Jepsen
+}
+
+function groupByKey(operations: readonly Operation[]): Map<string, Operation[]> {
+  const byKey = new Map<string, Operation[]>();
+  for (const operation of operations) {
+    const list = byKey.get(operation.key);
+    if (list === undefined) byKey.set(operation.key, [operation]);
+    else list.push(operation);
+  }
+  return byKey;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Planning one key: drop what cannot matter, catch impossible reads cheaply, fix return positions.
+
+const KIND_PUT = 0;
+const KIND_GET = 1;
+const KIND_DELETE = 2;
+const KIND_CAS = 3;
+const KINDS: Record<HistoryOp, number> = { put: KIND_PUT, get: KIND_GET, delete: KIND_DELETE, cas: KIND_CAS };
+
+/** An op the search must place (required) or may place (optional: info, never forced). */
+interface PlannedOp {
+  readonly operation: Operation;
+  readonly callPosition: number;
+  readonly returnPosition: number; // Infinity for optional ops
+}
+
+type KeyOutcome =
+  | { readonly type: 'ok' }
+  | { readonly type: 'violation'; readonly detail: string }
+  | { readonly type: 'budget' }
+  | { readonly type: 'deadline'; readonly steps: number };
+
+interface Budget {
+  readonly maxSteps: number;
+  readonly deadline: number;
+}
+
+function checkKey(operations: readonly Operation[], budget: Budget): KeyOutcome {
+  // A fail certainly did not take effect and an info get constrains nothing.
+  const live = operations.filter((o) => o.status !== 'fail' && !(o.status === 'info' && o.op === 'get'));
+  const impossible = findImpossibleObservation(live);
+  if (impossible !== undefined) return { type: 'violation', detail: impossible };
+  return new KeySearch(planOperations(live)).run(budget);
+}
+
+const writtenValue = (o: Operation): string | null =>
+  o.op === 'put' ? (o.input as string) : o.op === 'cas' ? (o.input as readonly [string | null, string])[1] : null;
+
+/** The value an op needs to find in the register, if any (null means absent). */
+const observedValue = (o: Operation): string | null | undefined =>
+  o.op === 'get' ? (o.output as string | null) : o.op === 'cas' ? (o.input as readonly [string | null, string])[0] : undefined;
+
+/**
+ * An ok op that saw value v needs some other op writing v invoked before it returned. Checking
+ * this first turns the common "read a value nobody wrote (yet)" bug into a clear message instead
+ * of an exhaustive search.
+ */
+function findImpossibleObservation(live: readonly Operation[]): string | undefined {
+  const firstWriteInvokes = new Map<string, number[]>(); // value -> invoke indexes of writers
+  for (const o of live) {
+    const value = writtenValue(o);
+    if (o.op === 'delete' || value === null) continue;
+    const list = firstWriteInvokes.get(value) ?? [];
+    list.push(o.invokeIndex);
+    firstWriteInvokes.set(value, list);
+  }
+  for (const o of live) {
+    const seen = observedValue(o);
+    if (o.status !== 'ok' || seen === undefined || seen === null) continue;
+    const writers = firstWriteInvokes.get(seen) ?? [];
+    const own = o.op === 'cas' && writtenValue(o) === seen ? 1 : 0; // a cas [v, v] cannot feed itself
+    const earlier = writers.filter((invoke) => invoke < o.completionIndex).length - own;
+    if (earlier <= 0) {
+      return `${describe(o)} saw ${JSON.stringify(seen)}, but no write of that value was invoked before it returned`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Fixes each op's call and return position. Info ops get return +infinity and are optional, with
+ * two sound exceptions:
+ * - an info write whose value nobody observes is dropped: in any linearization containing it the
+ *   next op that depends on the register would have to observe that value, so only blind writes
+ *   follow it, and removing it changes nothing;
+ * - an info write that is the only writer of value v, when an ok op observed v, certainly took
+ *   effect before that op returned, so it becomes required with that return as its own.
+ */
+function planOperations(live: readonly Operation[]): PlannedOp[] {
+  const observed = new Set<string | null>();
+  const firstObserverReturn = new Map<string, number>();
+  const writerCounts = new Map<string | null, number>();
+  for (const o of live) {
+    const seen = observedValue(o);
+    if (seen !== undefined) observed.add(seen);
+    if (seen != null && o.status === 'ok') {
+      firstObserverReturn.set(seen, Math.min(firstObserverReturn.get(seen) ?? Infinity, o.completionIndex));
+    }
+    if (o.op !== 'get') writerCounts.set(writtenValue(o), (writerCounts.get(writtenValue(o)) ?? 0) + 1);
+  }
+  const planned: PlannedOp[] = [];
+  for (const o of live) {
+    if (o.status === 'ok') {
+      planned.push({ operation: o, callPosition: o.invokeIndex, returnPosition: o.completionIndex });
+      continue;
+    }
+    const value = writtenValue(o);
+    if (!observed.has(value)) continue;
+    const deadline = value === null || writerCounts.get(value) !== 1 ? undefined : firstObserverReturn.get(value);
+    // Just before the observer's return, so the observer's return never passes it unplaced.
+    const returnPosition = deadline === undefined ? Infinity : deadline - 0.5;
+    planned.push({ operation: o, callPosition: o.invokeIndex, returnPosition });
+  }
+  return planned;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The search over one key.
+
+// Sentinels of the two lists: required call/return entries, and optional call entries.
+const HEAD = 0;
+const TAIL = 1;
+const OPTIONAL_HEAD = 2;
+const OPTIONAL_TAIL = 3;
+const FIRST_ENTRY = 4;
+const DEADLINE_CHECK_MASK = 1023; // read the clock once per 1024 steps
+const NOT_ALLOWED = -1;
+
+/** State ids: 0 is absent, others index `values`. */
+function applyOp(kind: number, argument: number, replacement: number, state: number): number {
+  switch (kind) {
+    case KIND_PUT: return argument;
+    case KIND_GET: return state === argument ? state : NOT_ALLOWED;
+    case KIND_DELETE: return 0;
+    default: return state === argument ? replacement : NOT_ALLOWED; // cas
+  }
+}
+
+class KeySearch {
+  private readonly ops: readonly PlannedOp[];
+  private readonly values: (string | null)[] = [null];
+  private readonly kinds: Uint8Array;
+  private readonly arguments: Int32Array;
+  private readonly replacements: Int32Array;
+  private readonly optional: Uint8Array;
+  private readonly requiredCount: number;
+  private readonly next: Int32Array;
+  private readonly previous: Int32Array;
+  private readonly opOf: Int32Array;
+  private readonly returnOf: Int32Array; // call entry -> its return entry, or -1
+  private readonly positions: Float64Array;
+  private readonly isCall: Uint8Array;
+  private readonly linearized: Uint32Array;
+  private readonly zobrist: Int32Array;
+  private readonly cache = new ExploredConfigurations();
+  private readonly stackEntries: Int32Array;
+  private readonly stackStates: Int32Array;
+  private readonly stackBlocks: Float64Array; // blocking return position when an optional op was placed
+  private depth = 0;
+  private state = 0;
+  private hash = 0;
+  private placedRequired = 0;
+  private steps = 0;
+  private deepest = -1;
+  private deepestReport = '';
+
+  constructor(planned: readonly PlannedOp[]) {
+    // Ops in call order, so a prefix of placed ops is a run of full words in the bitset.
+    this.ops = [...planned].sort((a, b) => a.callPosition - b.callPosition);
+    const count = this.ops.length;
+    this.kinds = new Uint8Array(count);
+    this.arguments = new Int32Array(count);
+    this.replacements = new Int32Array(count);
+    this.optional = new Uint8Array(count);
+    this.zobrist = new Int32Array(count);
+    this.linearized = new Uint32Array(Math.ceil(count / 32));
+    this.stackEntries = new Int32Array(count);
+    this.stackStates = new Int32Array(count);
+    this.stackBlocks = new Float64Array(count);
+    this.requiredCount = this.encodeOps();
+    const entryCount = FIRST_ENTRY + count + this.requiredCount;
+    this.next = new Int32Array(entryCount);
+    this.previous = new Int32Array(entryCount);
+    this.opOf = new Int32Array(entryCount).fill(-1);
+    this.returnOf = new Int32Array(entryCount).fill(-1);
+    this.positions = new Float64Array(entryCount);
+    this.isCall = new Uint8Array(entryCount);
+    this.buildLists();
+  }
+
+  private encodeOps(): number {
+    const ids = new Map<string | null, number>([[null, 0]]);
+    const idOf = (value: string | null): number => {
+      let id = ids.get(value);
+      if (id === undefined) {
+        id = this.values.length;
+        ids.set(value, id);
+        this.values.push(value);
+      }
+      return id;
+    };
+    let seed = 0x2545f491;
+    let required = 0;
+    this.ops.forEach(({ operation: o, returnPosition }, index) => {
+      this.kinds[index] = KINDS[o.op];
+      const cas = o.input as readonly [string | null, string];
+      if (o.op === 'put') this.arguments[index] = idOf(o.input as string);
+      if (o.op === 'get') this.arguments[index] = idOf(o.output as string | null);
+      if (o.op === 'cas') [this.arguments[index], this.replacements[index]] = [idOf(cas[0]), idOf(cas[1])];
+      this.optional[index] = returnPosition === Infinity ? 1 : 0;
+      if (returnPosition !== Infinity) required++;
+      seed = splitMix32(seed);
+      this.zobrist[index] = seed;
+    });
+    return required;
+  }
+
+  private buildLists(): void {
+    const required: number[] = [];
+    const optional: number[] = [];
+    let entry = FIRST_ENTRY;
+    this.ops.forEach((planned, index) => {
+      const call = entry++;
+      this.opOf[call] = index;
+      this.isCall[call] = 1;
+      this.positions[call] = planned.callPosition;
+      if (this.optional[index] === 1) {
+        optional.push(call);
+        return;
+      }
+      const ret = entry++;
+      this.opOf[ret] = index;
+      this.positions[ret] = planned.returnPosition;
+      this.returnOf[call] = ret;
+      required.push(call, ret);
+    });
+    const byPosition = (a: number, b: number): number => this.positions[a] - this.positions[b] || a - b;
+    this.link(HEAD, TAIL, required.sort(byPosition));
+    this.link(OPTIONAL_HEAD, OPTIONAL_TAIL, optional.sort(byPosition));
+  }
+
+  private link(head: number, tail: number, entries: readonly number[]): void {
+    const chain = [head, ...entries, tail];
+    for (let i = 0; i < chain.length; i++) {
+      this.next[chain[i]] = i + 1 < chain.length ? chain[i + 1] : -1;
+      this.previous[chain[i]] = i > 0 ? chain[i - 1] : -1;
+    }
+    this.positions[head] = -Infinity;
+    this.positions[tail] = Infinity;
+  }
+
+  /**
+   * Depth-first search. Required calls before the first unplaced return are tried first; only
+   * when that return blocks are optional (info) calls invoked before it tried, since placing an
+   * info op early is rarely what the history needs. Both orders explore the same candidates.
+   */
+  run(budget: Budget): KeyOutcome {
+    if (this.requiredCount === 0) return { type: 'ok' };
+    let entry = this.next[HEAD];
+    let inOptional = false;
+    let block = 0; // position of the return that blocks while trying optional calls
+    for (;;) {
+      if (++this.steps > budget.maxSteps) return { type: 'budget' };
+      if ((this.steps & DEADLINE_CHECK_MASK) === 0 && performance.now() >= budget.deadline) {
+        return { type: 'deadline', steps: this.steps };
+      }
+      if (!inOptional && this.isCall[entry] === 1) {
+        if (!this.tryPlace(entry, 0)) entry = this.next[entry];
+        else if (this.placedRequired === this.requiredCount) return { type: 'ok' };
+        else entry = this.next[HEAD];
+        continue;
+      }
+      if (!inOptional) {
+        // The first unplaced return: its op must go before anything invoked after this point.
+        if (entry === TAIL) throw new Error('invariant: required ops remain but no return entry does');
+        this.noteBlocked(entry);
+        [inOptional, block, entry] = [true, this.positions[entry], this.next[OPTIONAL_HEAD]];
+        continue;
+      }
+      if (this.positions[entry] < block) {
+        if (!this.tryPlace(entry, block)) entry = this.next[entry];
+        else [inOptional, entry] = [false, this.next[HEAD]];
+        continue;
+      }
+      if (this.depth === 0) return { type: 'violation', detail: this.deepestReport };
+      const undone = this.undo();
+      inOptional = this.optional[this.opOf[undone]] === 1;
+      block = this.stackBlocks[this.depth];
+      entry = this.next[undone];
+    }
+  }
+
+  private tryPlace(entry: number, block: number): boolean {
+    const op = this.opOf[entry];
+    const placedState = applyOp(this.kinds[op], this.arguments[op], this.replacements[op], this.state);
+    if (placedState === NOT_ALLOWED) return false;
+    this.linearized[op >>> 5] |= 1 << (op & 31);
+    this.hash ^= this.zobrist[op];
+    if (!this.cache.addIfNew(this.linearized, this.hash, placedState)) {
+      this.linearized[op >>> 5] &= ~(1 << (op & 31));
+      this.hash ^= this.zobrist[op];
+      return false;
+    }
+    this.stackEntries[this.depth] = entry;
+    this.stackStates[this.depth] = this.state;
+    this.stackBlocks[this.depth] = block;
+    this.depth++;
+    this.state = placedState;
+    this.lift(entry);
+    if (this.optional[op] === 0) this.placedRequired++;
+    return true;
+  }
+
+  private undo(): number {
+    this.depth--;
+    const entry = this.stackEntries[this.depth];
+    const op = this.opOf[entry];
+    this.state = this.stackStates[this.depth];
+    this.linearized[op >>> 5] &= ~(1 << (op & 31));
+    this.hash ^= this.zobrist[op];
+    if (this.optional[op] === 0) this.placedRequired--;
+    this.unlift(entry);
+    return entry;
+  }
+
+  // Dancing links: removed entries keep their own pointers, so undoing in reverse order restores.
+  private lift(call: number): void {
+    this.unlink(call);
+    const ret = this.returnOf[call];
+    if (ret >= 0) this.unlink(ret);
+  }
+
+  private unlift(call: number): void {
+    const ret = this.returnOf[call];
+    if (ret >= 0) this.relink(ret);
+    this.relink(call);
+  }
+
+  private unlink(entry: number): void {
+    this.next[this.previous[entry]] = this.next[entry];
+    this.previous[this.next[entry]] = this.previous[entry];
+  }
+
+  private relink(entry: number): void {
+    this.next[this.previous[entry]] = entry;
+    this.previous[this.next[entry]] = entry;
+  }
+
+  /** Keeps the explanation for the deepest partial linearization that got stuck. */
+  private noteBlocked(returnEntry: number): void {
+    if (this.depth <= this.deepest) return;
+    this.deepest = this.depth;
+    const stuck = this.ops[this.opOf[returnEntry]].operation;
+    const shown = Math.min(this.depth, 4);
+    const recent: string[] = [];
+    for (let i = this.depth - shown; i < this.depth; i++) {
+      recent.push(describe(this.ops[this.opOf[this.stackEntries[i]]].operation));
+    }
+    const prefix = recent.length === 0 ? 'nothing' : `${this.depth} ops, ending ${recent.join('; ')}`;
+    this.deepestReport =
+      `${describe(stuck)} cannot be linearized: the longest linearizable prefix placed ${prefix}; ` +
+      `the value was then ${JSON.stringify(this.values[this.state])} (${this.ops.length} ops on the key)`;
+  }
+}
+
+function describe(o: Operation): string {
+  const returned = o.status === 'info' ? '∞ (info)' : String(o.completionTime);
+  const cas = o.input as readonly [string | null, string];
+  const call =
+    o.op === 'put' ? `put ${JSON.stringify(o.input)}` :
+    o.op === 'get' ? `get -> ${JSON.stringify(o.output)}` :
+    o.op === 'cas' ? `cas ${JSON.stringify(cas[0])} -> ${JSON.stringify(cas[1])}` : 'delete';
+  return `process ${o.process} ${call} [t=${o.invokeTime}..${returned}]`;
+}
+
+function splitMix32(seed: number): number {
+  let z = (seed + 0x9e3779b9) | 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+  return (z ^ (z >>> 16)) | 0;
+}
+
+/**
+ * Configurations (linearized set, state) already explored. A set is stored as the words between
+ * its leading all-ones words and trailing all-zero words, which is small because ops are numbered
+ * in call order and the search places them roughly in that order.
+ */
+class ExploredConfigurations {
+  private readonly buckets = new Map<number, number[]>();
+  private words = new Uint32Array(1 << 12);
+  private wordsUsed = 0;
+  private records = new Int32Array(4 << 10); // per configuration: offset, low word, high word, state
+  private count = 0;
+
+  addIfNew(set: Uint32Array, setHash: number, state: number): boolean {
+    let low = 0;
+    while (low < set.length && set[low] === 0xffffffff) low++;
+    let high = set.length;
+    while (high > low && set[high - 1] === 0) high--;
+    const key = (setHash ^ Math.imul(state + 1, 0x9e3779b1)) >>> 0;
+    const bucket = this.buckets.get(key);
+    if (bucket !== undefined) {
+      for (const id of bucket) if (this.matches(id, set, low, high, state)) return false;
+    }
+    this.store(set, low, high, state);
+    if (bucket === undefined) this.buckets.set(key, [this.count - 1]);
+    else bucket.push(this.count - 1);
+    return true;
+  }
+
+  private matches(id: number, set: Uint32Array, low: number, high: number, state: number): boolean {
+    const r = this.records;
+    const base = id * 4;
+    if (r[base + 1] !== low || r[base + 2] !== high || r[base + 3] !== state) return false;
+    const offset = r[base];
+    for (let i = low; i < high; i++) if (this.words[offset + i - low] !== set[i]) return false;
+    return true;
+  }
+
+  private store(set: Uint32Array, low: number, high: number, state: number): void {
+    if (this.wordsUsed + high - low > this.words.length) {
+      this.words = grow(this.words, this.wordsUsed + high - low);
+    }
+    if ((this.count + 1) * 4 > this.records.length) this.records = grow(this.records, (this.count + 1) * 4);
+    this.words.set(set.subarray(low, high), this.wordsUsed);
+    this.records.set([this.wordsUsed, low, high, state], this.count * 4);
+    this.wordsUsed += high - low;
+    this.count++;
+  }
+}
+
+function grow<T extends Uint32Array | Int32Array>(array: T, needed: number): T {
+  let length = array.length * 2;
+  while (length < needed) length *= 2;
+  const bigger = new (array.constructor as new (length: number) => T)(length);
+  bigger.set(array);
+  return bigger;
+}

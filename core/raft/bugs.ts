@@ -1,0 +1,20 @@
+// Plantable bugs of the Raft core. Each exists so that the chaos checkers can prove they catch it;
+// all are off in production and in clean chaos runs. The shell has plantable bugs of its own.
+
+export interface RaftBugs {
+  /** Count replicas to commit an entry of an earlier term (Raft paper, Figure 8). */
+  readonly commitOldTerm: boolean;
+  /** Grant a vote without making it part of the hard state that is persisted. */
+  readonly voteWithoutPersist: boolean;
+  /** A follower keeps its conflicting entries instead of truncating them. */
+  readonly noTruncateOnConflict: boolean;
+  /** A leader answers ReadIndex from its own commit index without confirming it is still leader. */
+  readonly staleRead: boolean;
+}
+
+export const noBugs: RaftBugs = {
+  commitOldTerm: false,
+  voteWithoutPersist: false,
+  noTruncateOnConflict: false,
+  staleRead: false,
+};
