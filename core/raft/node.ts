@@ -209,8 +209,9 @@ export class RaftNode {
     if (rd.snapshot) r.log.unstable.stableSnapTo(rd.snapshot.meta.index);
     const last = rd.entries[rd.entries.length - 1];
     if (last) r.log.stableTo(last.index, last.term);
+    // A snapshot installed while this Ready was out may already cover its committed entries.
     const applied = rd.committed[rd.committed.length - 1];
-    if (applied) r.log.appliedTo(applied.index);
+    if (applied && applied.index > r.log.applied) r.log.appliedTo(applied.index);
   }
 
   status(): NodeStatus {

@@ -1,0 +1,109 @@
+// Raft's safety properties, checked at every step of a simulated run (Raft paper §5.4, Figure 3):
+// election safety (one leader per term), state machine safety (every node applies the same entry at
+// the same index; acknowledged writes are never replaced), leader completeness (a new leader holds
+// every entry already applied anywhere), durability (a restarted node remembers its synced term,
+// vote and commit), and commit monotonicity. A violation throws SafetyViolation at once, so the run
+// stops at the first step that breaks a property and the trace ends where the bug shows.
+
+import type { Entry, HardState, NodeId } from '../../core/raft/index.ts';
+import type { LogView, SimObserver } from '../../sim/protocol.ts';
+
+export class SafetyViolation extends Error {
+  override readonly name = 'SafetyViolation';
+  constructor(readonly checker: string, message: string, readonly simTimeUs: number) {
+    super(message);
+  }
+}
+
+export class RaftSafetyChecker implements SimObserver {
+  private readonly leaderOfTerm = new Map<number, NodeId>();
+  /** The term and data applied at each index, by whichever node applied it first. */
+  private readonly appliedTerm: number[] = [];
+  private readonly appliedData: string[] = [];
+  private maxApplied = 0;
+  private readonly lastApplied = new Map<NodeId, number>();
+  private readonly synced = new Map<NodeId, HardState>();
+  readonly acked: { index: number; term: number }[] = [];
+  elections = 0;
+
+  private fail(checker: string, message: string, nowUs: number): never {
+    throw new SafetyViolation(checker, message, nowUs);
+  }
+
+  onSoftState(node: NodeId, role: string, term: number, nowUs: number, log: LogView): void {
+    if (role !== 'leader') return;
+    this.elections++;
+    const other = this.leaderOfTerm.get(term);
+    if (other !== undefined && other !== node) this.fail('raft-safety', `election safety: ${other} and ${node} are both leader of term ${term}`, nowUs);
+    this.leaderOfTerm.set(term, node);
+    if (log.lastIndex < this.maxApplied) {
+      this.fail('raft-safety', `leader completeness: ${node} became leader of term ${term} with last index ${log.lastIndex}, but entry ${this.maxApplied} is already applied`, nowUs);
+    }
+    for (let i = Math.max(1, log.firstIndex); i <= this.maxApplied; i++) {
+      const t = log.termAt(i);
+      if (t !== this.appliedTerm[i]) {
+        this.fail('raft-safety', `leader completeness: ${node} became leader of term ${term} with term ${t} at index ${i}, where term ${this.appliedTerm[i]} was applied`, nowUs);
+      }
+    }
+  }
+
+  onApply(node: NodeId, entry: Entry, nowUs: number): void {
+    const last = this.lastApplied.get(node) ?? 0;
+    if (entry.index <= last) this.fail('raft-safety', `${node} applied index ${entry.index} after ${last}`, nowUs);
+    this.lastApplied.set(node, entry.index);
+    const term = this.appliedTerm[entry.index];
+    if (term === undefined) {
+      this.appliedTerm[entry.index] = entry.term;
+      this.appliedData[entry.index] = entry.data;
+      if (entry.index > this.maxApplied) this.maxApplied = entry.index;
+      return;
+    }
+    if (term !== entry.term || this.appliedData[entry.index] !== entry.data) {
+      this.fail('raft-safety', `state machine safety: ${node} applied ${describe(entry)} at index ${entry.index}, another node applied term ${term} ${JSON.stringify(this.appliedData[entry.index]!.slice(0, 60))}`, nowUs);
+    }
+  }
+
+  onSnapshotApplied(node: NodeId, index: number, term: number, nowUs: number): void {
+    const known = this.appliedTerm[index];
+    if (known !== undefined && known !== term) this.fail('raft-safety', `${node} installed a snapshot at index ${index} term ${term}, but term ${known} was applied there`, nowUs);
+    this.lastApplied.set(node, Math.max(this.lastApplied.get(node) ?? 0, index));
+  }
+
+  onHardStateSynced(node: NodeId, hs: HardState, nowUs: number): void {
+    const prev = this.synced.get(node);
+    if (prev) {
+      if (hs.term < prev.term) this.fail('raft-safety', `${node}'s durable term went back from ${prev.term} to ${hs.term}`, nowUs);
+      if (hs.commit < prev.commit) this.fail('raft-safety', `${node}'s durable commit index went back from ${prev.commit} to ${hs.commit}`, nowUs);
+      if (hs.term === prev.term && prev.vote !== null && hs.vote !== prev.vote) {
+        this.fail('raft-safety', `${node} voted for ${prev.vote} and then ${hs.vote} in term ${hs.term}`, nowUs);
+      }
+    }
+    this.synced.set(node, hs);
+  }
+
+  onRestart(node: NodeId, hs: HardState, nowUs: number): void {
+    this.lastApplied.set(node, 0);
+    const prev = this.synced.get(node);
+    if (!prev) return;
+    const lost = hs.term < prev.term || hs.commit < prev.commit || (hs.term === prev.term && prev.vote !== null && hs.vote !== prev.vote);
+    if (lost) {
+      this.fail('durability', `${node} restarted with term ${hs.term} vote ${hs.vote} commit ${hs.commit}, but had synced term ${prev.term} vote ${prev.vote} commit ${prev.commit}`, nowUs);
+    }
+  }
+
+  onWriteAcked(node: NodeId, index: number, term: number, nowUs: number): void {
+    if (this.appliedTerm[index] !== term) this.fail('raft-safety', `${node} acknowledged a write at ${index} term ${term}, but term ${this.appliedTerm[index]} is applied there`, nowUs);
+    this.acked.push({ index, term });
+  }
+
+  /** After convergence: every acknowledged write is still what every node applied at its index. */
+  checkAckedWrites(finalApplied: number, nowUs: number): void {
+    for (const a of this.acked) {
+      if (a.index > finalApplied) this.fail('durability', `acknowledged write at index ${a.index} is beyond the converged log (${finalApplied})`, nowUs);
+    }
+  }
+}
+
+function describe(entry: Entry): string {
+  return `term ${entry.term} ${JSON.stringify(entry.data.slice(0, 60))}`;
+}
