@@ -79,9 +79,10 @@ export class Cluster {
       this.hosts.push(
         new SimHost(id, disk, rng.child(`host/${id}`), {
           electionTicks,
-          maxMsgBytes: 4096,
-          snapshotChunkBytes: 1024,
-          snapshotEveryEntries: 300,
+          maxMsgBytes: plan.tuning.maxMsgBytes,
+          maxInflightMsgs: plan.tuning.maxInflightMsgs,
+          snapshotChunkBytes: plan.tuning.snapshotChunkBytes,
+          snapshotEveryEntries: plan.tuning.snapshotEveryEntries,
           keepEntriesAfterSnapshot: 50,
           raftBugs: options.raftBugs,
           ackBeforeSync: options.ackBeforeSync,

@@ -5,9 +5,9 @@
 // planted bug lost-unsynced-ack is on); a crash keeps only what the disk synced.
 
 import { KvStore, parseKvCommand } from '../core/kv/kv.ts';
-import { MemoryStorage, RaftNode, type ConfChange, type ConfState, type Entry, type Message, type NodeId, type RaftBugs, type Ready } from '../core/raft/index.ts';
+import { emptyHardState, MemoryStorage, RaftNode, type ConfChange, type HardState, type ConfState, type Entry, type Message, type NodeId, type RaftBugs, type Ready } from '../core/raft/index.ts';
 import type { SimDisk, SyncToken } from './disk.ts';
-import type { ClientReply, ClientRequest, DiskRecord, SimObserver } from './protocol.ts';
+import type { ClientReply, ClientRequest, DiskRecord, DurableView, SimObserver } from './protocol.ts';
 import type { Rng } from './rng.ts';
 
 export interface HostEnv {
@@ -21,6 +21,7 @@ export interface HostEnv {
 export interface HostConfig {
   readonly electionTicks: number;
   readonly maxMsgBytes: number;
+  readonly maxInflightMsgs: number;
   readonly snapshotChunkBytes: number;
   /** Take a snapshot and compact once this many entries were applied since the last one. */
   readonly snapshotEveryEntries: number;
@@ -55,6 +56,18 @@ export class SimHost {
   private appliedIndex = 0;
   private lastSnapshotIndex = 0;
   private life = 0;
+  private commitSeen = 0;
+  private readonly durable: DurableView = {
+    hardState: emptyHardState,
+    lastIndex: 0,
+    termAt: (index) => {
+      try {
+        return index >= this.storage.firstIndex() - 1 && index <= this.storage.lastIndex() ? this.storage.term(index) : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+  };
 
   constructor(
     readonly id: NodeId,
@@ -97,6 +110,7 @@ export class SimHost {
         applied: snap.meta.index,
         electionTicks: this.config.electionTicks,
         maxMsgBytes: this.config.maxMsgBytes,
+        maxInflightMsgs: this.config.maxInflightMsgs,
         snapshotChunkBytes: this.config.snapshotChunkBytes,
         bugs: this.config.raftBugs,
       },
@@ -104,6 +118,7 @@ export class SimHost {
     );
     this.up = true;
     this.paused = false;
+    this.commitSeen = this.node.commitIndex();
     this.env.observer.onRestart(this.id, storage.getHardState(), this.env.nowUs());
   }
 
@@ -120,12 +135,30 @@ export class SimHost {
 
   tick(): void {
     this.node.tick();
-    this.pump();
+    this.afterStep();
   }
 
   receive(message: Message): void {
     this.node.step(message);
+    this.afterStep();
+  }
+
+  private afterStep(): void {
+    const commit = this.node.commitIndex();
+    if (commit !== this.commitSeen) {
+      if (commit > this.commitSeen && this.node.role() === 'leader') {
+        this.env.observer.onLeaderCommit(this.id, this.node.term(), commit, this.node.termAt(commit), this.env.nowUs());
+      }
+      this.commitSeen = commit;
+    }
     this.pump();
+  }
+
+  private send(message: Message): void {
+    (this.durable as { hardState: HardState }).hardState = this.storage.getHardState();
+    (this.durable as { lastIndex: number }).lastIndex = this.storage.lastIndex();
+    this.env.observer.onSend(this.id, message, this.durable, this.env.nowUs());
+    this.env.send(message);
   }
 
   request(req: ClientRequest): void {
@@ -143,7 +176,7 @@ export class SimHost {
       if (result.ok) this.pendingWrites.set(result.index, { request: req, term: result.term });
       else this.env.reply(req.client, { id: req.id, outcome: 'fail', reason: result.message, leader: result.code === 'not-leader' ? result.leader : null });
     }
-    this.pump();
+    this.afterStep();
   }
 
   /** Drive the Ready loop until it waits on the disk or has nothing to do. */
@@ -172,7 +205,7 @@ export class SimHost {
       }
       const token = this.disk.beginSync(this.env.nowUs());
       const sent = this.config.ackBeforeSync;
-      if (sent) for (const m of ready.messages) this.env.send(m);
+      if (sent) for (const m of ready.messages) this.send(m);
       this.inflight = { ready, token, sent };
       this.env.scheduleSync(this, token);
     }
@@ -211,7 +244,7 @@ export class SimHost {
   }
 
   private finish(ready: Ready, alreadySent: boolean): void {
-    if (!alreadySent) for (const m of ready.messages) this.env.send(m);
+    if (!alreadySent) for (const m of ready.messages) this.send(m);
     if (ready.snapshot) this.installSnapshot(ready.snapshot.data, ready.snapshot.meta.index, ready.snapshot.meta.term);
     for (const entry of ready.committed) this.apply(entry);
     for (const rs of ready.readStates) {

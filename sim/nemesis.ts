@@ -40,7 +40,16 @@ export const faultEventClass: Record<Exclude<FaultEvent['kind'], 'none'>, FaultC
   'clock-jump': 'clock',
 };
 
+/** Raft and host tuning drawn per seed too: small batches and windows expose other interleavings. */
+export interface Tuning {
+  readonly maxMsgBytes: number;
+  readonly maxInflightMsgs: number;
+  readonly snapshotEveryEntries: number;
+  readonly snapshotChunkBytes: number;
+}
+
 export interface FaultPlan {
+  readonly tuning: Tuning;
   readonly network: NetworkConfig;
   readonly disk: DiskConfig;
   /** Initial tick-rate multiplier of each node's clock (1 = true time). */
@@ -96,12 +105,19 @@ export function drawPlan(rng: Rng, nodes: number, faults: readonly FaultClassNam
   const drift = Array.from({ length: nodes }, () => (on('clock') ? Math.round(rng.range(0.85, 1.2) * 1000) / 1000 : 1));
   const maxDown = rng.chance(0.7) ? Math.floor((nodes - 1) / 2) : nodes - 1;
   Object.assign(parameters, prefixed('net', network), prefixed('disk', disk), { maxDown, drift: drift.join(',') });
+  const tuning: Tuning = {
+    maxMsgBytes: rng.pick([100, 1024, 4096, 65536]),
+    maxInflightMsgs: rng.pick([1, 4, 64]),
+    snapshotEveryEntries: rng.pick([100, 300, 1000]),
+    snapshotChunkBytes: rng.pick([256, 1024, 65536]),
+  };
+  Object.assign(parameters, prefixed('raft', tuning));
   const events: FaultEvent[] = [];
   if (on('network')) drawNetworkEvents(rng, nodes, durationUs, events, parameters);
   if (on('process')) drawProcessEvents(rng, durationUs, events, parameters);
   if (on('clock')) drawClockEvents(rng, nodes, durationUs, events, parameters);
   const ordered = orderEvents(events);
-  return { network, disk, drift, maxDown, events: ordered, parameters };
+  return { tuning, network, disk, drift, maxDown, events: ordered, parameters };
 }
 
 function prefixed(prefix: string, config: object): Record<string, number> {

@@ -38,8 +38,17 @@ export interface SimObserver {
   onRestart(node: NodeId, hardState: HardState, nowUs: number): void;
   /** A client write was acknowledged as applied at (index, term). */
   onWriteAcked(node: NodeId, index: number, term: number, nowUs: number): void;
-  /** A message left a node (for accounting). */
-  onSend?(message: Message): void;
+  /** A message is leaving a node whose durable state is `durable` (persist-before-send). */
+  onSend(node: NodeId, message: Message, durable: DurableView, nowUs: number): void;
+  /** A leader's commit index moved to `commit`, whose entry has term `entryTerm`. */
+  onLeaderCommit(node: NodeId, term: number, commit: number, entryTerm: number | undefined, nowUs: number): void;
+}
+
+/** What a node's disk holds right now: its synced hard state and log. */
+export interface DurableView {
+  readonly hardState: HardState;
+  readonly lastIndex: number;
+  termAt(index: number): number | undefined;
 }
 
 /** Read access to a node's log for checkers (leader completeness). */

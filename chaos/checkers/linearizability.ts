@@ -257,12 +257,12 @@ const DEADLINE_CHECK_MASK = 1023; // read the clock once per 1024 steps
 const NOT_ALLOWED = -1;
 
 /** State ids: 0 is absent, others index `values`. */
-function applyOp(kind: number, argument: number, replacement: number, state: number): number {
+function applyOp(kind: number, operand: number, replacement: number, state: number): number {
   switch (kind) {
-    case KIND_PUT: return argument;
-    case KIND_GET: return state === argument ? state : NOT_ALLOWED;
+    case KIND_PUT: return operand;
+    case KIND_GET: return state === operand ? state : NOT_ALLOWED;
     case KIND_DELETE: return 0;
-    default: return state === argument ? replacement : NOT_ALLOWED; // cas
+    default: return state === operand ? replacement : NOT_ALLOWED; // cas
   }
 }
 
@@ -270,26 +270,29 @@ class KeySearch {
   private readonly ops: readonly PlannedOp[];
   private readonly values: (string | null)[] = [null];
   private readonly kinds: Uint8Array;
-  private readonly arguments: Int32Array;
+  private readonly operands: Int32Array;
   private readonly replacements: Int32Array;
   private readonly optional: Uint8Array;
+  private readonly bitOf: Int32Array; // index among the required, or among the optional ops
+  private readonly twinBefore: Int32Array; // optional op with the same effect invoked just before, or -1
+  private readonly zobrist: Int32Array;
   private readonly requiredCount: number;
+  private readonly requiredPlaced: Uint32Array;
+  private readonly optionalPlaced: Uint32Array;
   private readonly next: Int32Array;
   private readonly previous: Int32Array;
   private readonly opOf: Int32Array;
   private readonly returnOf: Int32Array; // call entry -> its return entry, or -1
   private readonly positions: Float64Array;
   private readonly isCall: Uint8Array;
-  private readonly linearized: Uint32Array;
-  private readonly zobrist: Int32Array;
   private readonly cache = new ExploredConfigurations();
   private readonly stackEntries: Int32Array;
   private readonly stackStates: Int32Array;
   private readonly stackBlocks: Float64Array; // blocking return position when an optional op was placed
   private depth = 0;
   private state = 0;
-  private hash = 0;
-  private placedRequired = 0;
+  private hash = 0; // of the required set only: the cache compares optional sets by inclusion
+  private requiredDone = 0;
   private steps = 0;
   private deepest = -1;
   private deepestReport = '';
@@ -299,15 +302,18 @@ class KeySearch {
     this.ops = [...planned].sort((a, b) => a.callPosition - b.callPosition);
     const count = this.ops.length;
     this.kinds = new Uint8Array(count);
-    this.arguments = new Int32Array(count);
+    this.operands = new Int32Array(count);
     this.replacements = new Int32Array(count);
     this.optional = new Uint8Array(count);
+    this.bitOf = new Int32Array(count);
+    this.twinBefore = new Int32Array(count).fill(-1);
     this.zobrist = new Int32Array(count);
-    this.linearized = new Uint32Array(Math.ceil(count / 32));
     this.stackEntries = new Int32Array(count);
     this.stackStates = new Int32Array(count);
     this.stackBlocks = new Float64Array(count);
     this.requiredCount = this.encodeOps();
+    this.requiredPlaced = new Uint32Array(Math.ceil(this.requiredCount / 32));
+    this.optionalPlaced = new Uint32Array(Math.ceil((count - this.requiredCount) / 32));
     const entryCount = FIRST_ENTRY + count + this.requiredCount;
     this.next = new Int32Array(entryCount);
     this.previous = new Int32Array(entryCount);
@@ -316,31 +322,34 @@ class KeySearch {
     this.positions = new Float64Array(entryCount);
     this.isCall = new Uint8Array(entryCount);
     this.buildLists();
+    this.cache.addIfNew(this.requiredPlaced, 0, 0, this.optionalPlaced);
   }
 
   private encodeOps(): number {
     const ids = new Map<string | null, number>([[null, 0]]);
     const idOf = (value: string | null): number => {
-      let id = ids.get(value);
-      if (id === undefined) {
-        id = this.values.length;
-        ids.set(value, id);
-        this.values.push(value);
-      }
-      return id;
+      if (!ids.has(value)) ids.set(value, this.values.push(value) - 1);
+      return ids.get(value) as number;
     };
-    let seed = 0x2545f491;
-    let required = 0;
+    const lastOfEffect = new Map<string, number>();
+    let [required, optional, seed] = [0, 0, 0x2545f491];
     this.ops.forEach(({ operation: o, returnPosition }, index) => {
       this.kinds[index] = KINDS[o.op];
       const cas = o.input as readonly [string | null, string];
-      if (o.op === 'put') this.arguments[index] = idOf(o.input as string);
-      if (o.op === 'get') this.arguments[index] = idOf(o.output as string | null);
-      if (o.op === 'cas') [this.arguments[index], this.replacements[index]] = [idOf(cas[0]), idOf(cas[1])];
-      this.optional[index] = returnPosition === Infinity ? 1 : 0;
-      if (returnPosition !== Infinity) required++;
+      if (o.op === 'put') this.operands[index] = idOf(o.input as string);
+      if (o.op === 'get') this.operands[index] = idOf(o.output as string | null);
+      if (o.op === 'cas') [this.operands[index], this.replacements[index]] = [idOf(cas[0]), idOf(cas[1])];
       seed = splitMix32(seed);
       this.zobrist[index] = seed;
+      if (returnPosition !== Infinity) {
+        this.bitOf[index] = required++;
+        return;
+      }
+      this.optional[index] = 1;
+      this.bitOf[index] = optional++;
+      const effect = `${this.kinds[index]}:${this.operands[index]}:${this.replacements[index]}`;
+      this.twinBefore[index] = lastOfEffect.get(effect) ?? -1;
+      lastOfEffect.set(effect, index);
     });
     return required;
   }
@@ -396,39 +405,48 @@ class KeySearch {
       }
       if (!inOptional && this.isCall[entry] === 1) {
         if (!this.tryPlace(entry, 0)) entry = this.next[entry];
-        else if (this.placedRequired === this.requiredCount) return { type: 'ok' };
+        else if (this.requiredDone === this.requiredCount) return { type: 'ok' };
         else entry = this.next[HEAD];
-        continue;
-      }
-      if (!inOptional) {
+      } else if (!inOptional) {
         // The first unplaced return: its op must go before anything invoked after this point.
         if (entry === TAIL) throw new Error('invariant: required ops remain but no return entry does');
         this.noteBlocked(entry);
-        [inOptional, block, entry] = [true, this.positions[entry], this.next[OPTIONAL_HEAD]];
-        continue;
+        inOptional = true;
+        block = this.positions[entry];
+        entry = this.next[OPTIONAL_HEAD];
+      } else if (this.positions[entry] < block) {
+        const placed = !this.twinWaiting(this.opOf[entry]) && this.tryPlace(entry, block);
+        inOptional = !placed;
+        entry = placed ? this.next[HEAD] : this.next[entry];
+      } else {
+        if (this.depth === 0) return { type: 'violation', detail: this.deepestReport };
+        const undone = this.undo();
+        inOptional = this.optional[this.opOf[undone]] === 1;
+        block = this.stackBlocks[this.depth];
+        entry = this.next[undone];
       }
-      if (this.positions[entry] < block) {
-        if (!this.tryPlace(entry, block)) entry = this.next[entry];
-        else [inOptional, entry] = [false, this.next[HEAD]];
-        continue;
-      }
-      if (this.depth === 0) return { type: 'violation', detail: this.deepestReport };
-      const undone = this.undo();
-      inOptional = this.optional[this.opOf[undone]] === 1;
-      block = this.stackBlocks[this.depth];
-      entry = this.next[undone];
     }
+  }
+
+  /**
+   * Optional ops with the same effect are interchangeable (each may go anywhere after its invoke,
+   * and the earlier one was invoked first), so only the earliest unplaced one is tried: placed
+   * members of such a group are always a prefix of it, which keeps this check to one bit.
+   */
+  private twinWaiting(op: number): boolean {
+    const twin = this.twinBefore[op];
+    return twin >= 0 && (this.optionalPlaced[this.bitOf[twin] >>> 5] & (1 << (this.bitOf[twin] & 31))) === 0;
   }
 
   private tryPlace(entry: number, block: number): boolean {
     const op = this.opOf[entry];
-    const placedState = applyOp(this.kinds[op], this.arguments[op], this.replacements[op], this.state);
+    const placedState = applyOp(this.kinds[op], this.operands[op], this.replacements[op], this.state);
     if (placedState === NOT_ALLOWED) return false;
-    this.linearized[op >>> 5] |= 1 << (op & 31);
-    this.hash ^= this.zobrist[op];
-    if (!this.cache.addIfNew(this.linearized, this.hash, placedState)) {
-      this.linearized[op >>> 5] &= ~(1 << (op & 31));
-      this.hash ^= this.zobrist[op];
+    // An optional op that leaves the value unchanged only uses itself up: skipping it loses nothing.
+    if (placedState === this.state && this.optional[op] === 1) return false;
+    this.flip(op);
+    if (!this.cache.addIfNew(this.requiredPlaced, this.hash, placedState, this.optionalPlaced)) {
+      this.flip(op);
       return false;
     }
     this.stackEntries[this.depth] = entry;
@@ -437,7 +455,7 @@ class KeySearch {
     this.depth++;
     this.state = placedState;
     this.lift(entry);
-    if (this.optional[op] === 0) this.placedRequired++;
+    if (this.optional[op] === 0) this.requiredDone++;
     return true;
   }
 
@@ -446,23 +464,30 @@ class KeySearch {
     const entry = this.stackEntries[this.depth];
     const op = this.opOf[entry];
     this.state = this.stackStates[this.depth];
-    this.linearized[op >>> 5] &= ~(1 << (op & 31));
-    this.hash ^= this.zobrist[op];
-    if (this.optional[op] === 0) this.placedRequired--;
+    this.flip(op);
+    if (this.optional[op] === 0) this.requiredDone--;
     this.unlift(entry);
     return entry;
+  }
+
+  private flip(op: number): void {
+    const bit = this.bitOf[op];
+    if (this.optional[op] === 1) {
+      this.optionalPlaced[bit >>> 5] ^= 1 << (bit & 31);
+    } else {
+      this.requiredPlaced[bit >>> 5] ^= 1 << (bit & 31);
+      this.hash ^= this.zobrist[op];
+    }
   }
 
   // Dancing links: removed entries keep their own pointers, so undoing in reverse order restores.
   private lift(call: number): void {
     this.unlink(call);
-    const ret = this.returnOf[call];
-    if (ret >= 0) this.unlink(ret);
+    if (this.returnOf[call] >= 0) this.unlink(this.returnOf[call]);
   }
 
   private unlift(call: number): void {
-    const ret = this.returnOf[call];
-    if (ret >= 0) this.relink(ret);
+    if (this.returnOf[call] >= 0) this.relink(this.returnOf[call]);
     this.relink(call);
   }
 
@@ -476,20 +501,19 @@ class KeySearch {
     this.previous[this.next[entry]] = entry;
   }
 
-  /** Keeps the explanation for the deepest partial linearization that got stuck. */
+  /** Keeps the explanation for the partial linearization with the most required ops that got stuck. */
   private noteBlocked(returnEntry: number): void {
-    if (this.depth <= this.deepest) return;
-    this.deepest = this.depth;
-    const stuck = this.ops[this.opOf[returnEntry]].operation;
-    const shown = Math.min(this.depth, 4);
+    if (this.requiredDone <= this.deepest) return;
+    this.deepest = this.requiredDone;
     const recent: string[] = [];
-    for (let i = this.depth - shown; i < this.depth; i++) {
+    for (let i = Math.max(0, this.depth - 3); i < this.depth; i++) {
       recent.push(describe(this.ops[this.opOf[this.stackEntries[i]]].operation));
     }
-    const prefix = recent.length === 0 ? 'nothing' : `${this.depth} ops, ending ${recent.join('; ')}`;
+    const stuck = describe(this.ops[this.opOf[returnEntry]].operation);
+    const after = recent.length === 0 ? 'at the start' : `after ${this.depth} ops (last: ${recent.join('; ')})`;
     this.deepestReport =
-      `${describe(stuck)} cannot be linearized: the longest linearizable prefix placed ${prefix}; ` +
-      `the value was then ${JSON.stringify(this.values[this.state])} (${this.ops.length} ops on the key)`;
+      `${stuck} cannot be linearized ${after}, when the value was ${JSON.stringify(this.values[this.state])}; ` +
+      `that is the furthest any order of the ${this.ops.length} ops on the key got`;
   }
 }
 
@@ -510,53 +534,74 @@ function splitMix32(seed: number): number {
   return (z ^ (z >>> 16)) | 0;
 }
 
+const RECORD_INTS = 7; // required offset, low, high; optional offset, low, high; state
+
 /**
- * Configurations (linearized set, state) already explored. A set is stored as the words between
- * its leading all-ones words and trailing all-zero words, which is small because ops are numbered
- * in call order and the search places them roughly in that order.
+ * Configurations (placed ops, value) already explored, which all failed or are still on the
+ * stack. A new configuration is pruned when one with the same required set and value and a
+ * subset of its optional ops was explored: unplaced optional ops can always stay unplaced, so
+ * the explored one could do all the new one can. Sets are stored as the words between leading
+ * all-ones words (required set only) and trailing all-zero words; ops are numbered in call order
+ * and placed roughly in that order, so that span stays small.
  */
 class ExploredConfigurations {
   private readonly buckets = new Map<number, number[]>();
   private words = new Uint32Array(1 << 12);
   private wordsUsed = 0;
-  private records = new Int32Array(4 << 10); // per configuration: offset, low word, high word, state
+  private records = new Int32Array(RECORD_INTS << 10);
   private count = 0;
 
-  addIfNew(set: Uint32Array, setHash: number, state: number): boolean {
+  addIfNew(required: Uint32Array, requiredHash: number, state: number, optional: Uint32Array): boolean {
     let low = 0;
-    while (low < set.length && set[low] === 0xffffffff) low++;
-    let high = set.length;
-    while (high > low && set[high - 1] === 0) high--;
-    const key = (setHash ^ Math.imul(state + 1, 0x9e3779b1)) >>> 0;
+    while (low < required.length && required[low] === 0xffffffff) low++;
+    const high = spanEnd(required, low);
+    const key = (requiredHash ^ Math.imul(state + 1, 0x9e3779b1)) >>> 0;
     const bucket = this.buckets.get(key);
     if (bucket !== undefined) {
-      for (const id of bucket) if (this.matches(id, set, low, high, state)) return false;
+      for (const id of bucket) if (this.covers(id, required, low, high, state, optional)) return false;
     }
-    this.store(set, low, high, state);
-    if (bucket === undefined) this.buckets.set(key, [this.count - 1]);
-    else bucket.push(this.count - 1);
-    return true;
-  }
-
-  private matches(id: number, set: Uint32Array, low: number, high: number, state: number): boolean {
-    const r = this.records;
-    const base = id * 4;
-    if (r[base + 1] !== low || r[base + 2] !== high || r[base + 3] !== state) return false;
-    const offset = r[base];
-    for (let i = low; i < high; i++) if (this.words[offset + i - low] !== set[i]) return false;
-    return true;
-  }
-
-  private store(set: Uint32Array, low: number, high: number, state: number): void {
-    if (this.wordsUsed + high - low > this.words.length) {
-      this.words = grow(this.words, this.wordsUsed + high - low);
-    }
-    if ((this.count + 1) * 4 > this.records.length) this.records = grow(this.records, (this.count + 1) * 4);
-    this.words.set(set.subarray(low, high), this.wordsUsed);
-    this.records.set([this.wordsUsed, low, high, state], this.count * 4);
-    this.wordsUsed += high - low;
+    let optionalLow = 0;
+    while (optionalLow < optional.length && optional[optionalLow] === 0) optionalLow++;
+    const base = this.count * RECORD_INTS;
+    if (base + RECORD_INTS > this.records.length) this.records = grow(this.records, base + RECORD_INTS);
+    this.records[base] = this.save(required, low, high);
+    this.records[base + 1] = low;
+    this.records[base + 2] = high;
+    this.records[base + 3] = this.save(optional, optionalLow, spanEnd(optional, optionalLow));
+    this.records[base + 4] = optionalLow;
+    this.records[base + 5] = spanEnd(optional, optionalLow);
+    this.records[base + 6] = state;
+    if (bucket === undefined) this.buckets.set(key, [this.count]);
+    else bucket.push(this.count);
     this.count++;
+    return true;
   }
+
+  private covers(id: number, required: Uint32Array, low: number, high: number, state: number, optional: Uint32Array): boolean {
+    const r = this.records;
+    const base = id * RECORD_INTS;
+    if (r[base + 1] !== low || r[base + 2] !== high || r[base + 6] !== state) return false;
+    for (let i = low, at = r[base]; i < high; i++, at++) if (this.words[at] !== required[i]) return false;
+    const optionalHigh = r[base + 5];
+    for (let i = r[base + 4], at = r[base + 3]; i < optionalHigh; i++, at++) {
+      if ((this.words[at] & ~optional[i]) !== 0) return false;
+    }
+    return true;
+  }
+
+  private save(set: Uint32Array, low: number, high: number): number {
+    const offset = this.wordsUsed;
+    if (offset + high - low > this.words.length) this.words = grow(this.words, offset + high - low);
+    this.words.set(set.subarray(low, high), offset);
+    this.wordsUsed += high - low;
+    return offset;
+  }
+}
+
+function spanEnd(set: Uint32Array, low: number): number {
+  let high = set.length;
+  while (high > low && set[high - 1] === 0) high--;
+  return high;
 }
 
 function grow<T extends Uint32Array | Int32Array>(array: T, needed: number): T {

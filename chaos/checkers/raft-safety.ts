@@ -6,7 +6,8 @@
 // stops at the first step that breaks a property and the trace ends where the bug shows.
 
 import type { Entry, HardState, NodeId } from '../../core/raft/index.ts';
-import type { LogView, SimObserver } from '../../sim/protocol.ts';
+import type { Message } from '../../core/raft/index.ts';
+import type { DurableView, LogView, SimObserver } from '../../sim/protocol.ts';
 
 export class SafetyViolation extends Error {
   override readonly name = 'SafetyViolation';
@@ -94,6 +95,31 @@ export class RaftSafetyChecker implements SimObserver {
   onWriteAcked(node: NodeId, index: number, term: number, nowUs: number): void {
     if (this.appliedTerm[index] !== term) this.fail('raft-safety', `${node} acknowledged a write at ${index} term ${term}, but term ${this.appliedTerm[index]} is applied there`, nowUs);
     this.acked.push({ index, term });
+  }
+
+  /**
+   * Persist before send (thesis §3.8): a granted vote leaves only once the vote is durable, and an
+   * append is acknowledged only once the acknowledged entries are durable.
+   */
+  onSend(node: NodeId, m: Message, durable: DurableView, nowUs: number): void {
+    if (m.type === 'vote-resp' && !m.reject) {
+      const hs = durable.hardState;
+      // A later durable term also protects it: the node can never vote in that term again.
+      if (hs.term < m.term || (hs.term === m.term && hs.vote !== m.to)) {
+        this.fail('raft-safety', `persist before send: ${node} granted its term-${m.term} vote to ${m.to} while its disk holds term ${hs.term} vote ${hs.vote}`, nowUs);
+      }
+    } else if (m.type === 'app-resp' && !m.reject && m.index > 0) {
+      if (durable.lastIndex < m.index) {
+        this.fail('raft-safety', `persist before send: ${node} acknowledged entries up to ${m.index} to ${m.to} while its disk holds entries only up to ${durable.lastIndex}`, nowUs);
+      }
+    }
+  }
+
+  /** The commit rule (Raft §5.4.2): a leader commits by counting replicas only entries of its own term. */
+  onLeaderCommit(node: NodeId, term: number, commit: number, entryTerm: number | undefined, nowUs: number): void {
+    if (entryTerm !== term) {
+      this.fail('raft-safety', `commit rule: leader ${node} of term ${term} advanced its commit index to ${commit}, an entry of term ${entryTerm}`, nowUs);
+    }
   }
 
   /** After convergence: every acknowledged write is still what every node applied at its index. */

@@ -27,7 +27,7 @@
 //                              printing each delivered message as one line
 //   deliver-msgs ID [from=F] [type=T]
 //                              deliver only the queued messages to ID (optionally from F, of type T)
-//   drop-msgs FROM TO [type=T] drop the queued messages from FROM to TO, printing each
+//   drop-msgs FROM TO [type=T] drop the queued messages from FROM to TO (either may be *), printing each
 //   msgs [ID]                  show the queued messages (to ID), delivering nothing
 //   isolate ID / heal          cut ID off the network (in-flight messages to or from it are lost) /
 //                              reconnect every running node
@@ -291,10 +291,10 @@ export class Interaction {
 
   private dropMsgs(args: string[]): void {
     const { positional, options } = splitArgs(args);
-    const from = this.node(positional[0]).id;
-    const to = this.node(positional[1]).id;
+    const from = positional[0] === '*' ? null : this.node(positional[0]).id;
+    const to = positional[1] === '*' ? null : this.node(positional[1]).id;
     const filter = messageFilter(options, ['type']);
-    const taken = this.take((m) => m.from === from && m.to === to && filter(m));
+    const taken = this.take((m) => (from === null || m.from === from) && (to === null || m.to === to) && filter(m));
     if (taken.length === 0) this.print('no messages');
     for (const m of taken) this.print(`dropped ${describeMessage(m)}`);
   }
@@ -410,7 +410,7 @@ export class Interaction {
       this.print(`${h.id} is not the leader`);
       return;
     }
-    for (const p of h.node.progress()) this.print(`${p.id} match=${p.match} next=${p.next} ${p.state}`);
+    for (const p of h.node.progress()) if (p.id !== h.id) this.print(`${p.id} match=${p.match} next=${p.next} ${p.state}`);
   }
 
   private state(h: HarnessNode): void {

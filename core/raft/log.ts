@@ -10,6 +10,8 @@ export class RaftLog {
   readonly unstable: Unstable;
   committed: number;
   applied: number;
+  /** Called when entries from `index` on are replaced before they may have been persisted. */
+  onTruncate: ((index: number) => void) | null = null;
 
   constructor(readonly storage: Storage) {
     const first = storage.firstIndex();
@@ -102,6 +104,7 @@ export class RaftLog {
     if (entries.length === 0) return this.lastIndex();
     const after = entries[0]!.index - 1;
     assert(after >= this.committed, () => `append after ${after} would overwrite committed ${this.committed}`);
+    if (after < this.lastIndex() && this.onTruncate) this.onTruncate(after + 1);
     this.unstable.truncateAndAppend(entries);
     return this.lastIndex();
   }
@@ -156,6 +159,7 @@ export class RaftLog {
   }
 
   restore(snap: Snapshot): void {
+    if (this.onTruncate) this.onTruncate(this.committed + 1);
     this.unstable.restore(snap);
     this.committed = snap.meta.index;
     this.applied = snap.meta.index;

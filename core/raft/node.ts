@@ -230,6 +230,19 @@ export class RaftNode {
     };
   }
 
+  /** Cheap accessors for hot paths (status() allocates). */
+  role(): Role {
+    return this.raft.role;
+  }
+
+  term(): number {
+    return this.raft.term;
+  }
+
+  commitIndex(): number {
+    return this.raft.log.committed;
+  }
+
   /** The term of entry `index` in this node's log (undefined when compacted or absent). */
   termAt(index: number): number | undefined {
     return this.raft.log.term(index);

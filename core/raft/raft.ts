@@ -50,6 +50,7 @@ export class Raft {
     this.id = config.id;
     this.log = new RaftLog(storage);
     this.readOnly = new ReadOnly(config.maxPendingReads);
+    this.log.onTruncate = (index) => this.dropAcksFrom(index);
     const { hardState, conf } = storage.initialState();
     this.setConf(conf);
     if (hardState.term > 0 || hardState.vote !== null || hardState.commit > 0) {
@@ -92,6 +93,14 @@ export class Raft {
   send(message: Message): void {
     assert(message.to !== this.id, () => `a node never sends to itself (${message.type})`);
     this.msgs.push(message);
+  }
+
+  /**
+   * Entries from `index` on were replaced. Acknowledgements of them not yet sent would claim entries
+   * this node will never have durably (persist before send), so they are dropped; the leader retries.
+   */
+  private dropAcksFrom(index: number): void {
+    this.msgs = this.msgs.filter((m) => !(m.type === 'app-resp' && !m.reject && m.index >= index));
   }
 
   // ---- role transitions ----

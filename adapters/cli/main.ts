@@ -1,0 +1,72 @@
+// The `warren` command, for everything but `warren chaos`: bin/warren.mjs hands `chaos` to
+// chaos/cli.ts itself, because adapters/ may import only core/ and adapters/. This program owns
+// --version, --help (which lists every command group, chaos included) and the error for an
+// unknown command. Command groups for the real cluster (cluster, service, node) arrive with the
+// daemon; until then they are not listed.
+// Invariant: usage errors exit 2 with a message on stderr; --help and --version exit 0.
+
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+
+export interface TextSink {
+  write(text: string): unknown;
+}
+
+export interface CliIo {
+  readonly stdout: TextSink;
+  readonly stderr: TextSink;
+}
+
+/** Every command group `warren` has, as listed by --help; `chaos` is dispatched by bin/warren.mjs. */
+export const commandGroups: readonly { readonly name: string; readonly description: string }[] = [
+  { name: 'chaos', description: 'simulated chaos runs of the control plane (warren chaos --help)' },
+];
+
+/** Runs `warren ARGV...` and resolves to the exit code. */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  let exitCode = 0;
+  const program = new Command('warren')
+    .description('a container orchestrator whose control plane is proven in a deterministic simulator first')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'print this help')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    })
+    .argument('[command]')
+    .passThroughOptions()
+    .allowExcessArguments()
+    .addHelpText('after', helpCommands())
+    .action((command: string | undefined) => {
+      if (command === undefined) {
+        io.stderr.write(program.helpInformation() + helpCommands());
+        exitCode = 2;
+      } else if (command === 'help') {
+        io.stdout.write(program.helpInformation() + helpCommands());
+      } else {
+        const known = commandGroups.map((group) => group.name).join(', ');
+        io.stderr.write(`error: unknown command '${command}'; the commands are: ${known} (see warren --help)\n`);
+        exitCode = 2;
+      }
+    });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? 0 : 2;
+  }
+  return exitCode;
+}
+
+function helpCommands(): string {
+  const width = Math.max(...commandGroups.map((group) => group.name.length));
+  const lines = commandGroups.map((group) => `  ${group.name.padEnd(width)}  ${group.description}`);
+  return `\nCommands:\n${lines.join('\n')}\n`;
+}
+
+function packageVersion(): string {
+  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+  const version = (JSON.parse(text) as { version?: unknown }).version;
+  return typeof version === 'string' ? version : 'unknown';
+}
