@@ -7,7 +7,7 @@
 import { KvStore, parseKvCommand } from '../core/kv/kv.ts';
 import { emptyHardState, MemoryStorage, RaftNode, type ConfChange, type HardState, type ConfState, type Entry, type Message, type NodeId, type RaftBugs, type Ready } from '../core/raft/index.ts';
 import type { SimDisk, SyncToken } from './disk.ts';
-import type { ClientReply, ClientRequest, DiskRecord, DurableView, SimObserver } from './protocol.ts';
+import type { ClientReply, ClientRequest, DiskRecord, DurableView, LogView, SimObserver } from './protocol.ts';
 import type { Rng } from './rng.ts';
 
 export interface HostEnv {
@@ -57,6 +57,15 @@ export class SimHost {
   private lastSnapshotIndex = 0;
   private life = 0;
   private commitSeen = 0;
+  private readonly logView: LogView = ((host: SimHost): LogView => ({
+    get firstIndex() {
+      return host.node.status().firstIndex;
+    },
+    get lastIndex() {
+      return host.node.status().lastIndex;
+    },
+    termAt: (index) => host.node.termAt(index),
+  }))(this);
   private readonly durable: DurableView = {
     hardState: emptyHardState,
     lastIndex: 0,
@@ -147,7 +156,7 @@ export class SimHost {
     const commit = this.node.commitIndex();
     if (commit !== this.commitSeen) {
       if (commit > this.commitSeen && this.node.role() === 'leader') {
-        this.env.observer.onLeaderCommit(this.id, this.node.term(), commit, this.node.termAt(commit), this.env.nowUs());
+        this.env.observer.onLeaderCommit(this.id, this.node.term(), commit, this.logView, this.env.nowUs());
       }
       this.commitSeen = commit;
     }
@@ -185,11 +194,7 @@ export class SimHost {
       const ready = this.node.ready();
       if (ready.softState) {
         const status = this.node.status();
-        this.env.observer.onSoftState(this.id, ready.softState.role, status.term, this.env.nowUs(), {
-          firstIndex: status.firstIndex,
-          lastIndex: status.lastIndex,
-          termAt: (i) => this.node.termAt(i),
-        });
+        this.env.observer.onSoftState(this.id, ready.softState.role, status.term, this.env.nowUs(), this.logView);
         if (ready.softState.role !== 'leader') this.failPendingReads('leadership changed');
       }
       if (ready.snapshot === null && ready.entries.length === 0 && ready.hardState === null) {

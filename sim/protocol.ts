@@ -40,8 +40,8 @@ export interface SimObserver {
   onWriteAcked(node: NodeId, index: number, term: number, nowUs: number): void;
   /** A message is leaving a node whose durable state is `durable` (persist-before-send). */
   onSend(node: NodeId, message: Message, durable: DurableView, nowUs: number): void;
-  /** A leader's commit index moved to `commit`, whose entry has term `entryTerm`. */
-  onLeaderCommit(node: NodeId, term: number, commit: number, entryTerm: number | undefined, nowUs: number): void;
+  /** A leader's commit index moved to `commit` (its log as it is at that moment). */
+  onLeaderCommit(node: NodeId, term: number, commit: number, log: LogView, nowUs: number): void;
 }
 
 /** What a node's disk holds right now: its synced hard state and log. */

@@ -186,18 +186,18 @@ const observedValue = (o: Operation): string | null | undefined =>
  * of an exhaustive search.
  */
 function findImpossibleObservation(live: readonly Operation[]): string | undefined {
-  const firstWriteInvokes = new Map<string, number[]>(); // value -> invoke indexes of writers
+  const writerInvokes = new Map<string, number[]>(); // value -> invoke indexes of writers
   for (const o of live) {
     const value = writtenValue(o);
     if (o.op === 'delete' || value === null) continue;
-    const list = firstWriteInvokes.get(value) ?? [];
+    const list = writerInvokes.get(value) ?? [];
     list.push(o.invokeIndex);
-    firstWriteInvokes.set(value, list);
+    writerInvokes.set(value, list);
   }
   for (const o of live) {
     const seen = observedValue(o);
     if (o.status !== 'ok' || seen === undefined || seen === null) continue;
-    const writers = firstWriteInvokes.get(seen) ?? [];
+    const writers = writerInvokes.get(seen) ?? [];
     const own = o.op === 'cas' && writtenValue(o) === seen ? 1 : 0; // a cas [v, v] cannot feed itself
     const earlier = writers.filter((invoke) => invoke < o.completionIndex).length - own;
     if (earlier <= 0) {

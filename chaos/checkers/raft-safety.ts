@@ -21,7 +21,10 @@ export class RaftSafetyChecker implements SimObserver {
   /** The term and data applied at each index, by whichever node applied it first. */
   private readonly appliedTerm: number[] = [];
   private readonly appliedData: string[] = [];
-  private maxApplied = 0;
+  /** For each committed index: the term of the leader that first committed it, and the entry's term. */
+  private readonly commitTerm: number[] = [];
+  private readonly committedEntryTerm: number[] = [];
+  private committedMax = 0;
   private readonly lastApplied = new Map<NodeId, number>();
   private readonly synced = new Map<NodeId, HardState>();
   readonly acked: { index: number; term: number }[] = [];
@@ -37,13 +40,12 @@ export class RaftSafetyChecker implements SimObserver {
     const other = this.leaderOfTerm.get(term);
     if (other !== undefined && other !== node) this.fail('raft-safety', `election safety: ${other} and ${node} are both leader of term ${term}`, nowUs);
     this.leaderOfTerm.set(term, node);
-    if (log.lastIndex < this.maxApplied) {
-      this.fail('raft-safety', `leader completeness: ${node} became leader of term ${term} with last index ${log.lastIndex}, but entry ${this.maxApplied} is already applied`, nowUs);
-    }
-    for (let i = Math.max(1, log.firstIndex); i <= this.maxApplied; i++) {
+    // Leader completeness (§5.4.3): entries committed in earlier terms are in the new leader's log.
+    for (let i = Math.max(1, log.firstIndex); i <= this.committedMax; i++) {
+      if (this.commitTerm[i]! >= term) continue;
       const t = log.termAt(i);
-      if (t !== this.appliedTerm[i]) {
-        this.fail('raft-safety', `leader completeness: ${node} became leader of term ${term} with term ${t} at index ${i}, where term ${this.appliedTerm[i]} was applied`, nowUs);
+      if (t !== this.committedEntryTerm[i]) {
+        this.fail('raft-safety', `leader completeness: ${node} became leader of term ${term} with ${t === undefined ? 'no entry' : `term ${t}`} at index ${i}, where an entry of term ${this.committedEntryTerm[i]} was committed in term ${this.commitTerm[i]}`, nowUs);
       }
     }
   }
@@ -56,7 +58,6 @@ export class RaftSafetyChecker implements SimObserver {
     if (term === undefined) {
       this.appliedTerm[entry.index] = entry.term;
       this.appliedData[entry.index] = entry.data;
-      if (entry.index > this.maxApplied) this.maxApplied = entry.index;
       return;
     }
     if (term !== entry.term || this.appliedData[entry.index] !== entry.data) {
@@ -116,10 +117,16 @@ export class RaftSafetyChecker implements SimObserver {
   }
 
   /** The commit rule (Raft §5.4.2): a leader commits by counting replicas only entries of its own term. */
-  onLeaderCommit(node: NodeId, term: number, commit: number, entryTerm: number | undefined, nowUs: number): void {
+  onLeaderCommit(node: NodeId, term: number, commit: number, log: LogView, nowUs: number): void {
+    const entryTerm = log.termAt(commit);
     if (entryTerm !== term) {
       this.fail('raft-safety', `commit rule: leader ${node} of term ${term} advanced its commit index to ${commit}, an entry of term ${entryTerm}`, nowUs);
     }
+    for (let i = this.committedMax + 1; i <= commit; i++) {
+      this.commitTerm[i] = term;
+      this.committedEntryTerm[i] = log.termAt(i) ?? 0;
+    }
+    if (commit > this.committedMax) this.committedMax = commit;
   }
 
   /** After convergence: every acknowledged write is still what every node applied at its index. */

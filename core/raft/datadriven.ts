@@ -79,10 +79,10 @@ export function diffLines(expected: readonly string[], actual: readonly string[]
     if (a < n && b < m && expected[a] === actual[b]) {
       out.push(`  ${expected[a++]}`);
       b++;
-    } else if (b < m && (a === n || lcs[a]![b + 1]! >= lcs[a + 1]![b]!)) {
-      out.push(`+ ${actual[b++]}`);
-    } else {
+    } else if (a < n && (b === m || lcs[a + 1]![b]! >= lcs[a]![b + 1]!)) {
       out.push(`- ${expected[a++]}`);
+    } else {
+      out.push(`+ ${actual[b++]}`);
     }
   }
   return out.join('\n');

@@ -86,7 +86,11 @@ export class RaftNode {
       const invalid = this.validateConfChange(change);
       if (invalid) return { ok: false, code: 'invalid-conf-change', message: invalid };
     }
-    const result = this.proposeEntry('conf', JSON.stringify(change));
+    // The entry carries the membership it results in, not only the change: a node that joined
+    // knowing no configuration (the initial one lives in the index-0 snapshot, which is never sent)
+    // would otherwise apply the change to an empty membership and could elect itself alone.
+    const conf = nextConf(r.confState(), change);
+    const result = this.proposeEntry('conf', JSON.stringify({ ...change, conf }));
     if (result.ok) r.pendingConfIndex = result.index;
     return result;
   }
@@ -133,13 +137,8 @@ export class RaftNode {
   /** Apply a committed conf entry's change; returns the resulting membership. */
   applyConfChange(change: ConfChange): ConfState {
     const r = this.raft;
-    const voters = new Set(r.voters);
-    const learners = new Set(r.learners);
-    voters.delete(change.node);
-    learners.delete(change.node);
-    if (change.type === 'add-voter') voters.add(change.node);
-    else if (change.type === 'add-learner') learners.add(change.node);
-    const conf: ConfState = { voters: [...voters].sort(), learners: [...learners].sort() };
+    const carried = (change as { readonly conf?: ConfState }).conf;
+    const conf: ConfState = carried ? { voters: [...carried.voters].sort(), learners: [...carried.learners].sort() } : nextConf(r.confState(), change);
     r.applyConfChange(conf);
     return conf;
   }
@@ -254,4 +253,15 @@ export class RaftNode {
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([id, p]) => ({ id, match: p.match, next: p.next, state: p.state }));
   }
+}
+
+/** The membership that results from applying `change` to `conf`. */
+function nextConf(conf: ConfState, change: ConfChange): ConfState {
+  const voters = new Set(conf.voters);
+  const learners = new Set(conf.learners);
+  voters.delete(change.node);
+  learners.delete(change.node);
+  if (change.type === 'add-voter') voters.add(change.node);
+  else if (change.type === 'add-learner') learners.add(change.node);
+  return { voters: [...voters].sort(), learners: [...learners].sort() };
 }
