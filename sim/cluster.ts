@@ -12,6 +12,7 @@ import { Network } from './network.ts';
 import type { ClientReply, ClientRequest, DiskRecord, SimObserver } from './protocol.ts';
 import { Rng } from './rng.ts';
 import { Workload } from './workload.ts';
+import { Admin } from './admin.ts';
 import { TraceHash } from './trace-hash.ts';
 
 export interface ClusterOptions {
@@ -34,7 +35,8 @@ type SimEvent =
   | { readonly type: 'sync'; readonly node: number; readonly epoch: number; readonly token: SyncToken }
   | { readonly type: 'wake'; readonly client: number; readonly seq: number }
   | { readonly type: 'fault'; readonly index: number }
-  | { readonly type: 'heal' };
+  | { readonly type: 'heal' }
+  | { readonly type: 'admin' };
 
 export class LivenessError extends Error {
   override readonly name = 'LivenessError';
@@ -59,6 +61,7 @@ export class Cluster {
   private readonly clientRng: Rng;
   /** Which node each crash/pause event hit, so its restart/resume finds it. */
   private readonly eventTarget = new Map<number, number>();
+  readonly admin: Admin;
   healedAtUs = -1;
   events = 0;
 
@@ -89,6 +92,7 @@ export class Cluster {
         }, env),
       );
     });
+    this.admin = new Admin(rng.child('admin'), this.hosts, () => this.leaderIndex());
     const clients = 5;
     this.workload = new Workload(
       { clients, keys: 8, thinkMeanUs: Math.max(1000, Math.floor((clients * 1_000_000) / Math.max(1, options.opsPerSecond))), timeoutUs: 1_500_000 },
@@ -136,6 +140,7 @@ export class Cluster {
     this.options.plan.events.forEach((e, index) => this.queue.schedule(e.atUs, { type: 'fault', index }));
     this.queue.schedule(this.options.durationUs, { type: 'heal' });
     this.workload.start();
+    if (this.options.plan.tuning.adminEveryUs > 0) this.queue.schedule(this.options.plan.tuning.adminEveryUs, { type: 'admin' });
     this.runUntil(this.options.durationUs);
     this.runLiveness();
   }
@@ -158,7 +163,7 @@ export class Cluster {
           this.workload.stopped = true;
           stage = 'draining';
         }
-      } else if (this.workload.outstanding() === 0 && this.converged()) {
+      } else if (this.workload.outstanding() === 0 && this.admin.settled(this.ids) && this.converged()) {
         return;
       }
     }
@@ -238,6 +243,12 @@ export class Cluster {
       case 'heal':
         this.healAll();
         return;
+      case 'admin': {
+        this.admin.step();
+        const every = this.admin.disruptive ? this.options.plan.tuning.adminEveryUs : livenessCheckEveryUs * 5;
+        this.queue.schedule(this.queue.nowUs + every, { type: 'admin' });
+        return;
+      }
     }
   }
 
@@ -340,6 +351,7 @@ export class Cluster {
   /** The liveness phase begins: every fault off, every node up. */
   private healAll(): void {
     this.healedAtUs = this.queue.nowUs;
+    this.admin.disruptive = false;
     this.network.heal();
     this.network.setConfig({ ...calmNetwork, latencyMinUs: this.options.plan.network.latencyMinUs, latencyMeanUs: Math.min(this.options.plan.network.latencyMeanUs, 5000) });
     this.hosts.forEach((h, i) => {
@@ -375,7 +387,7 @@ export class Cluster {
   }
 
   faultDetail(): Record<string, number> {
-    const detail: Record<string, number> = { ...this.network.fired, ...this.fired };
+    const detail: Record<string, number> = { ...this.network.fired, ...this.fired, ...this.admin.fired };
     for (const h of this.hosts) for (const [k, v] of Object.entries(h.disk.fired)) detail[k] = (detail[k] ?? 0) + v;
     return detail;
   }
@@ -403,5 +415,7 @@ function describe(e: SimEvent): string {
       return `fault #${e.index}`;
     case 'heal':
       return 'heal-all';
+    case 'admin':
+      return 'admin';
   }
 }

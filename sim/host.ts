@@ -152,6 +152,13 @@ export class SimHost {
     this.afterStep();
   }
 
+  /** An operator call on this node (membership change, leadership transfer), then its Ready loop. */
+  operate<T>(call: (node: RaftNode) => T): T {
+    const result = call(this.node);
+    this.afterStep();
+    return result;
+  }
+
   private afterStep(): void {
     const commit = this.node.commitIndex();
     if (commit !== this.commitSeen) {

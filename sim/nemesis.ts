@@ -42,6 +42,8 @@ export const faultEventClass: Record<Exclude<FaultEvent['kind'], 'none'>, FaultC
 
 /** Raft and host tuning drawn per seed too: small batches and windows expose other interleavings. */
 export interface Tuning {
+  /** How often the simulated operator acts (membership changes, transfers); 0 = never. */
+  readonly adminEveryUs: number;
   readonly maxMsgBytes: number;
   readonly maxInflightMsgs: number;
   readonly snapshotEveryEntries: number;
@@ -106,6 +108,7 @@ export function drawPlan(rng: Rng, nodes: number, faults: readonly FaultClassNam
   const maxDown = rng.chance(0.7) ? Math.floor((nodes - 1) / 2) : nodes - 1;
   Object.assign(parameters, prefixed('net', network), prefixed('disk', disk), { maxDown, drift: drift.join(',') });
   const tuning: Tuning = {
+    adminEveryUs: rng.pick([0, 1_000_000, 3_000_000]),
     maxMsgBytes: rng.pick([100, 1024, 4096, 65536]),
     maxInflightMsgs: rng.pick([1, 4, 64]),
     snapshotEveryEntries: rng.pick([100, 300, 1000]),
