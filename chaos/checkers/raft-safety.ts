@@ -109,6 +109,12 @@ export class RaftSafetyChecker implements SimObserver {
       if (hs.term < m.term || (hs.term === m.term && hs.vote !== m.to)) {
         this.fail('raft-safety', `persist before send: ${node} granted its term-${m.term} vote to ${m.to} while its disk holds term ${hs.term} vote ${hs.vote}`, nowUs);
       }
+    } else if (m.type === 'vote') {
+      // A candidate's own vote counts for it: it must be durable before the campaign goes out.
+      const hs = durable.hardState;
+      if (hs.term < m.term || (hs.term === m.term && hs.vote !== node)) {
+        this.fail('raft-safety', `persist before send: ${node} campaigns in term ${m.term} while its disk holds term ${hs.term} vote ${hs.vote}`, nowUs);
+      }
     } else if (m.type === 'app-resp' && !m.reject && m.index > 0) {
       if (durable.lastIndex < m.index) {
         this.fail('raft-safety', `persist before send: ${node} acknowledged entries up to ${m.index} to ${m.to} while its disk holds entries only up to ${durable.lastIndex}`, nowUs);
