@@ -285,6 +285,9 @@ export class Cluster {
       case 'block-links':
         for (const [from, to] of f.links) this.network.blockLink(this.ids[from]!, this.ids[to]!);
         return;
+      case 'slow-links':
+        for (const [from, to] of f.links) this.network.slowLink(this.ids[from]!, this.ids[to]!, f.extraUs);
+        return;
       case 'heal':
         this.network.heal();
         return;

@@ -16,6 +16,7 @@ export type FaultEvent =
   | { readonly kind: 'partition'; readonly atUs: number; readonly groups: readonly (readonly number[])[] }
   | { readonly kind: 'isolate'; readonly atUs: number; readonly target: Target }
   | { readonly kind: 'block-links'; readonly atUs: number; readonly links: readonly (readonly [number, number])[] }
+  | { readonly kind: 'slow-links'; readonly atUs: number; readonly links: readonly (readonly [number, number])[]; readonly extraUs: number }
   | { readonly kind: 'heal'; readonly atUs: number }
   | { readonly kind: 'crash'; readonly atUs: number; readonly target: Target }
   /** Restart what the event numbered `of` crashed (or resume what it paused). */
@@ -31,6 +32,7 @@ export const faultEventClass: Record<Exclude<FaultEvent['kind'], 'none'>, FaultC
   partition: 'network',
   isolate: 'network',
   'block-links': 'network',
+  'slow-links': 'network',
   heal: 'network',
   crash: 'process',
   restart: 'process',
@@ -105,7 +107,8 @@ export function drawPlan(rng: Rng, nodes: number, faults: readonly FaultClassNam
       }
     : calmDisk;
   const drift = Array.from({ length: nodes }, () => (on('clock') ? Math.round(rng.range(0.85, 1.2) * 1000) / 1000 : 1));
-  const maxDown = rng.chance(0.7) ? Math.floor((nodes - 1) / 2) : nodes - 1;
+  // Usually a minority may be down at once; some seeds allow all but one (or the single node itself).
+  const maxDown = Math.max(1, rng.chance(0.7) ? Math.floor((nodes - 1) / 2) : nodes - 1);
   Object.assign(parameters, prefixed('net', network), prefixed('disk', disk), { maxDown, drift: drift.join(',') });
   const tuning: Tuning = {
     adminEveryUs: rng.pick([0, 1_000_000, 3_000_000]),
@@ -116,7 +119,8 @@ export function drawPlan(rng: Rng, nodes: number, faults: readonly FaultClassNam
   };
   Object.assign(parameters, prefixed('raft', tuning));
   const events: FaultEvent[] = [];
-  if (on('network')) drawNetworkEvents(rng, nodes, durationUs, events, parameters);
+  // A single node has no links to cut; its network faults are the rates alone.
+  if (on('network') && nodes > 1) drawNetworkEvents(rng, nodes, durationUs, events, parameters);
   if (on('process')) drawProcessEvents(rng, durationUs, events, parameters);
   if (on('clock')) drawClockEvents(rng, nodes, durationUs, events, parameters);
   const ordered = orderEvents(events);
@@ -151,7 +155,7 @@ function drawNetworkEvents(rng: Rng, nodes: number, durationUs: number, events: 
     if (atUs < busyUntil) continue;
     const healAtUs = atUs + rng.int(300_000, 4_000_000);
     busyUntil = healAtUs;
-    const kind = rng.int(0, 3);
+    const kind = rng.int(0, 4);
     if (kind === 0) {
       const ids = rng.shuffle(Array.from({ length: nodes }, (_, i) => i));
       const cut = rng.int(1, nodes - 1);
@@ -166,7 +170,8 @@ function drawNetworkEvents(rng: Rng, nodes: number, durationUs: number, events: 
         const to = (from + rng.int(1, nodes - 1)) % nodes;
         links.push([from, to]);
       }
-      events.push({ kind: 'block-links', atUs, links });
+      if (kind === 4) events.push({ kind: 'slow-links', atUs, links, extraUs: rng.int(20_000, 500_000) });
+      else events.push({ kind: 'block-links', atUs, links });
     }
     events.push({ kind: 'heal', atUs: healAtUs });
   }

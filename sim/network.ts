@@ -30,13 +30,15 @@ export interface NetworkFaultCounts {
   partitionDrop: number;
   /** Partitions and link blocks applied. */
   partitions: number;
+  /** Messages that crossed a slowed link. */
+  slowed: number;
 }
 
 /** The group of registered nodes that a partition does not name; they keep talking to each other. */
 const GROUP_UNNAMED = -1;
 
 export class Network {
-  readonly fired: NetworkFaultCounts = { drop: 0, duplicate: 0, reorder: 0, partitionDrop: 0, partitions: 0 };
+  readonly fired: NetworkFaultCounts = { drop: 0, duplicate: 0, reorder: 0, partitionDrop: 0, partitions: 0, slowed: 0 };
   private readonly rng: Rng;
   private config: NetworkConfig;
   /** Iterated only to put unnamed nodes in one group, which is the same in any order. */
@@ -47,6 +49,8 @@ export class Network {
   /** from -> set of `to` endpoints whose messages from `from` are dropped. */
   private readonly blocked = new Map<string, Set<string>>();
   private blockedCount = 0;
+  /** `${from}>${to}` -> extra one-way delay of a slow link (a congested or lossy-retransmitting path). */
+  private readonly slow = new Map<string, number>();
 
   constructor(rng: Rng, config: NetworkConfig) {
     this.rng = rng;
@@ -82,11 +86,23 @@ export class Network {
       this.fired.drop++;
       return 0;
     }
-    out.push(this.deliveryTimeUs(nowUs));
+    let extraUs = 0;
+    if (this.slow.size > 0) {
+      extraUs = this.slow.get(`${fromId}>${toId}`) ?? 0;
+      if (extraUs > 0) this.fired.slowed++;
+    }
+    out.push(this.deliveryTimeUs(nowUs) + extraUs);
     if (!this.rng.chance(config.duplicateRate)) return 1;
     this.fired.duplicate++;
-    out.push(this.deliveryTimeUs(nowUs));
+    out.push(this.deliveryTimeUs(nowUs) + extraUs);
     return 2;
+  }
+
+  /** Slow link: messages from `fromId` to `toId` take `extraUs` longer, until heal(). */
+  slowLink(fromId: string, toId: string, extraUs: number): void {
+    if (!(extraUs >= 0 && Number.isSafeInteger(extraUs))) throw new Error(`Network.slowLink: extraUs must be a non-negative integer, got ${extraUs}`);
+    this.slow.set(`${fromId}>${toId}`, extraUs);
+    this.fired.partitions++;
   }
 
   /**
@@ -128,8 +144,9 @@ export class Network {
     if (targets.size === 0) this.blocked.delete(fromId);
   }
 
-  /** Removes every partition and blocked link. */
+  /** Removes every partition, blocked link and slow link. */
   heal(): void {
+    this.slow.clear();
     this.groupOf.clear();
     this.partitioned = false;
     this.blocked.clear();

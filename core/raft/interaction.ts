@@ -49,6 +49,7 @@ import type { RaftConfig } from './config.ts';
 import { diffLines, parseScript, renderScript } from './datadriven.ts';
 import { Harness, type HarnessNode } from './harness.ts';
 import { describeEntries, describeEntry, describeMessage } from './interaction-format.ts';
+import { shellApplied } from './safety-schedule.ts';
 import type { ProposeResult } from './node.ts';
 import { nodeId, type ConfChange, type Message, type NodeId } from './types.ts';
 
@@ -182,6 +183,11 @@ export class Interaction {
       throw e;
     }
     for (const id of this.c().ids()) this.shownRole.set(id, roleKey(this.c().get(id)));
+  }
+
+  /** The cluster under the script, for checkers that watch it between commands. */
+  harness(): Harness {
+    return this.c();
   }
 
   private c(): Harness {
@@ -370,14 +376,14 @@ export class Interaction {
   }
 
   private compact(h: HarnessNode): void {
-    const s = h.node.status();
+    const applied = shellApplied(h);
     const before = h.storage.snapshot().meta.index;
-    if (s.applied <= before) {
-      this.print(`${h.id} has nothing to compact (applied ${s.applied}, snapshot at ${before})`);
+    if (applied <= before) {
+      this.print(`${h.id} has nothing to compact (applied ${applied}, snapshot at ${before})`);
       return;
     }
-    const snap = h.storage.createSnapshot(s.applied, s.conf, h.state);
-    h.storage.compact(s.applied);
+    const snap = h.storage.createSnapshot(applied, h.node.status().conf, h.state);
+    h.storage.compact(applied);
     this.print(`${h.id} snapshot ${snap.meta.index}/${snap.meta.term}; log starts at ${h.storage.firstIndex()}`);
   }
 

@@ -29,6 +29,11 @@ export class RaftLog {
     return this.unstable.maybeLastIndex() ?? this.storage.lastIndex();
   }
 
+  /** The last index the shell has made durable. */
+  stableLastIndex(): number {
+    return Math.min(this.unstable.offset - 1, this.lastIndex());
+  }
+
   lastTerm(): number {
     return this.term(this.lastIndex()) ?? 0;
   }

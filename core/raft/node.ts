@@ -7,7 +7,7 @@
 import { assert } from '../assert.ts';
 import { raftConfig, type RaftOptions } from './config.ts';
 import { Raft } from './raft.ts';
-import { appendEntries, broadcastAppend, committedInTerm, leaderRead, transferLeadership } from './replication.ts';
+import { appendEntries, broadcastAppend, committedInTerm, leaderRead, selfPersisted, transferLeadership } from './replication.ts';
 import type { Storage } from './storage.ts';
 import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, ReadState, Role, Snapshot, SoftState } from './types.ts';
 
@@ -207,7 +207,10 @@ export class RaftNode {
     const r = this.raft;
     if (rd.snapshot) r.log.unstable.stableSnapTo(rd.snapshot.meta.index);
     const last = rd.entries[rd.entries.length - 1];
-    if (last) r.log.stableTo(last.index, last.term);
+    if (last) {
+      r.log.stableTo(last.index, last.term);
+      selfPersisted(r, r.log.stableLastIndex());
+    }
     // A snapshot installed while this Ready was out may already cover its committed entries.
     const applied = rd.committed[rd.committed.length - 1];
     if (applied && applied.index > r.log.applied) r.log.appliedTo(applied.index);

@@ -151,7 +151,7 @@ export class Raft {
     const last = this.log.lastIndex();
     for (const id of [...this.voters, ...this.learners]) {
       const pr = new Progress(last + 1, this.learners.includes(id), this.config.maxInflightMsgs);
-      if (id === this.id) pr.match = last;
+      if (id === this.id) pr.match = this.log.stableLastIndex();
       this.progress.set(id, pr);
     }
     // Conservative: a conf change may be pending in the uncommitted tail we inherited.

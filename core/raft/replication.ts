@@ -9,10 +9,19 @@ import type { Raft } from './raft.ts';
 import type { Entry, Message, NodeId } from './types.ts';
 import { respondRead } from './read-index.ts';
 
+/** Append to the leader's own log. Its copy counts toward commit only once durable (see selfPersisted). */
 export function appendEntries(r: Raft, entries: readonly Entry[]): void {
-  const last = r.log.append(entries);
-  r.progress.get(r.id)!.maybeUpdate(last);
-  maybeCommit(r);
+  r.log.append(entries);
+}
+
+/**
+ * The shell made the leader's own entries durable up to `index`: only now does its copy count, so
+ * "committed" always means durable on a majority, the leader included.
+ */
+export function selfPersisted(r: Raft, index: number): void {
+  const pr = r.progress.get(r.id);
+  if (r.role !== 'leader' || !pr || !pr.maybeUpdate(index)) return;
+  if (maybeCommit(r)) broadcastAppend(r);
 }
 
 /** Advance the commit index to what a majority has matched. Returns true when it moved. */
