@@ -40,7 +40,22 @@ test('without faults every message is delivered once, at least latencyMinUs late
     const atUs = out[0] as number;
     assert.ok(Number.isInteger(atUs) && atUs >= 5_100, `delivery at ${atUs}`);
   }
-  assert.deepEqual(network.fired, { drop: 0, duplicate: 0, reorder: 0, partitionDrop: 0, partitions: 0 });
+  assert.deepEqual(network.fired, { drop: 0, duplicate: 0, reorder: 0, partitionDrop: 0, partitions: 0, slowed: 0 });
+});
+
+test('a slow link delays one direction by its extra latency until heal', () => {
+  const network = new Network(new Rng('slow'), QUIET);
+  const out: number[] = [];
+  network.slowLink('n1', 'n2', 250_000);
+  network.route('n1', 'n2', 0, out);
+  network.route('n2', 'n1', 0, out);
+  assert.ok(out[0]! >= 250_000, `slowed delivery at ${out[0]}`);
+  assert.ok(out[1]! < 250_000, `reverse delivery at ${out[1]}`);
+  assert.equal(network.fired.slowed, 1);
+  network.heal();
+  out.length = 0;
+  network.route('n1', 'n2', 0, out);
+  assert.ok(out[0]! < 250_000, 'healed');
 });
 
 test('a dropped message yields no delivery and counts a drop', () => {
