@@ -179,7 +179,7 @@ export class SimHost {
 
   request(req: ClientRequest): void {
     if (this.pendingWrites.size + this.pendingReads.size + this.readsWaiting.length >= maxPendingRequests) {
-      this.env.reply(req.client, { id: req.id, outcome: 'fail', reason: `overloaded: ${maxPendingRequests} requests pending`, leader: null });
+      this.env.reply(req.client, { id: req.id, outcome: 'fail', reason: `overloaded: ${maxPendingRequests} requests pending`, leader: this.node.status().leader });
       return;
     }
     if (req.op === 'get') {
@@ -296,12 +296,12 @@ export class SimHost {
         this.pendingWrites.delete(entry.index);
         const { request } = pending;
         if (pending.term !== entry.term) {
-          this.env.reply(request.client, { id: request.id, outcome: 'fail', reason: `entry ${entry.index} was overwritten by term ${entry.term}`, leader: null });
+          this.env.reply(request.client, { id: request.id, outcome: 'fail', reason: `entry ${entry.index} was overwritten by term ${entry.term}`, leader: this.node.status().leader });
         } else if (result.ok) {
           this.env.observer.onWriteAcked(this.id, entry.index, entry.term, this.env.nowUs());
           this.env.reply(request.client, { id: request.id, outcome: 'ok', value: null });
         } else {
-          this.env.reply(request.client, { id: request.id, outcome: 'fail', reason: `cas: current value is ${JSON.stringify(result.current)}`, leader: null });
+          this.env.reply(request.client, { id: request.id, outcome: 'fail', reason: `cas: current value is ${JSON.stringify(result.current)}`, leader: this.node.status().leader });
         }
       }
     }

@@ -145,12 +145,10 @@ export class SimClient {
       return;
     }
     this.complete('fail', null);
-    if (reply.leader !== null) {
-      const at = this.env.nodeIds.indexOf(reply.leader);
-      if (at >= 0) this.target = at;
-    } else if (reply.reason.startsWith('no leader') || reply.reason.startsWith('read refused') || reply.reason.startsWith('leadership')) {
-      this.target = this.rng.int(0, this.env.nodeIds.length - 1);
-    }
+    // Follow the node's leader hint; with none (refused, no leader known) try another node.
+    const hinted = reply.leader === null ? -1 : this.env.nodeIds.indexOf(reply.leader);
+    if (hinted >= 0) this.target = hinted;
+    else this.target = (this.target + this.rng.int(1, Math.max(1, this.env.nodeIds.length - 1))) % this.env.nodeIds.length;
     this.scheduleNext(this.think());
   }
 
