@@ -36,7 +36,8 @@ type SimEvent =
   | { readonly type: 'wake'; readonly client: number; readonly seq: number }
   | { readonly type: 'fault'; readonly index: number }
   | { readonly type: 'heal' }
-  | { readonly type: 'admin' };
+  | { readonly type: 'admin' }
+  | { readonly type: 'restart'; readonly node: number };
 
 export class LivenessError extends Error {
   override readonly name = 'LivenessError';
@@ -59,6 +60,7 @@ export class Cluster {
   private readonly drift: number[];
   private readonly backlog: SimEvent[][];
   private readonly clientRng: Rng;
+  private readonly processRng: Rng;
   /** Which node each crash/pause event hit, so its restart/resume finds it. */
   private readonly eventTarget = new Map<number, number>();
   readonly admin: Admin;
@@ -70,6 +72,7 @@ export class Cluster {
     const plan = options.plan;
     this.network = new Network(rng.child('network'), plan.network);
     this.clientRng = rng.child('client-network');
+    this.processRng = rng.child('process');
     this.ids = Array.from({ length: options.nodes }, (_, i) => nodeId(`n${i + 1}`));
     this.drift = plan.drift.slice();
     this.fired.drift = this.drift.filter((d) => d !== 1).length;
@@ -84,6 +87,8 @@ export class Cluster {
           electionTicks,
           maxMsgBytes: plan.tuning.maxMsgBytes,
           maxInflightMsgs: plan.tuning.maxInflightMsgs,
+          preVote: plan.tuning.preVote,
+          checkQuorum: plan.tuning.checkQuorum,
           snapshotChunkBytes: plan.tuning.snapshotChunkBytes,
           snapshotEveryEntries: plan.tuning.snapshotEveryEntries,
           keepEntriesAfterSnapshot: 50,
@@ -229,8 +234,12 @@ export class Cluster {
           return;
         }
         this.deliverTo(host, e);
+        if (e.type === 'sync') this.maybeCrashAfterSync(e.node);
         return;
       }
+      case 'restart':
+        this.restart(e.node);
+        return;
       case 'reply':
         this.workload.clients[e.client]!.onReply(e.reply);
         return;
@@ -330,6 +339,17 @@ export class Cluster {
     }
   }
 
+  /** kill -9 right after a sync completed and its messages left: the moment state just changed. */
+  private maybeCrashAfterSync(node: number): void {
+    const host = this.hosts[node]!;
+    if (this.healedAtUs >= 0 || !host.up || this.downCount() >= this.options.plan.maxDown) return;
+    if (!this.processRng.chance(this.options.plan.crashAfterSyncRate)) return;
+    host.crash();
+    this.backlog[node] = [];
+    this.fired.crash++;
+    this.queue.schedule(this.queue.nowUs + this.options.plan.crashAfterSyncRestartUs, { type: 'restart', node });
+  }
+
   private restart(node: number): void {
     const host = this.hosts[node]!;
     if (host.up) return;
@@ -420,5 +440,7 @@ function describe(e: SimEvent): string {
       return 'heal-all';
     case 'admin':
       return 'admin';
+    case 'restart':
+      return `restart n${e.node + 1}`;
   }
 }

@@ -27,6 +27,8 @@ export interface HostConfig {
   readonly snapshotEveryEntries: number;
   /** Entries kept behind a snapshot so slightly lagging followers need no snapshot. */
   readonly keepEntriesAfterSnapshot: number;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
   readonly raftBugs: RaftBugs;
   /** Planted bug lost-unsynced-ack: send (and so acknowledge) before the disk sync completes. */
   readonly ackBeforeSync: boolean;
@@ -120,6 +122,8 @@ export class SimHost {
         electionTicks: this.config.electionTicks,
         maxMsgBytes: this.config.maxMsgBytes,
         maxInflightMsgs: this.config.maxInflightMsgs,
+        preVote: this.config.preVote,
+        checkQuorum: this.config.checkQuorum,
         snapshotChunkBytes: this.config.snapshotChunkBytes,
         bugs: this.config.raftBugs,
       },

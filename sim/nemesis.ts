@@ -48,12 +48,18 @@ export interface Tuning {
   readonly adminEveryUs: number;
   readonly maxMsgBytes: number;
   readonly maxInflightMsgs: number;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
   readonly snapshotEveryEntries: number;
   readonly snapshotChunkBytes: number;
 }
 
 export interface FaultPlan {
   readonly tuning: Tuning;
+  /** Probability that a node is killed right after a disk sync completes (a crash at a state change). */
+  readonly crashAfterSyncRate: number;
+  /** Restart delay after such a crash. */
+  readonly crashAfterSyncRestartUs: number;
   readonly network: NetworkConfig;
   readonly disk: DiskConfig;
   /** Initial tick-rate multiplier of each node's clock (1 = true time). */
@@ -65,7 +71,7 @@ export interface FaultPlan {
 }
 
 /** Rates the shrinker may switch off by name. */
-export const rateNames = ['drop', 'duplicate', 'reorder', 'slowSync', 'tornWrite', 'bitFlip', 'full', 'drift'] as const;
+export const rateNames = ['drop', 'duplicate', 'reorder', 'slowSync', 'tornWrite', 'bitFlip', 'full', 'drift', 'crashAfterSync'] as const;
 
 export const calmNetwork: NetworkConfig = { latencyMinUs: 200, latencyMeanUs: 300, dropRate: 0, duplicateRate: 0, reorderRate: 0, reorderMaxUs: 0 };
 export const calmDisk: DiskConfig = {
@@ -108,12 +114,17 @@ export function drawPlan(rng: Rng, nodes: number, faults: readonly FaultClassNam
     : calmDisk;
   const drift = Array.from({ length: nodes }, () => (on('clock') ? Math.round(rng.range(0.85, 1.2) * 1000) / 1000 : 1));
   // Usually a minority may be down at once; some seeds allow all but one (or the single node itself).
+  const crashAfterSyncRate = on('process') ? rng.pick([0, 0.002, 0.01, 0.05]) : 0;
+  const crashAfterSyncRestartUs = rng.int(1_000, 50_000);
+  parameters['proc.crashAfterSyncRate'] = crashAfterSyncRate;
   const maxDown = Math.max(1, rng.chance(0.7) ? Math.floor((nodes - 1) / 2) : nodes - 1);
   Object.assign(parameters, prefixed('net', network), prefixed('disk', disk), { maxDown, drift: drift.join(',') });
   const tuning: Tuning = {
     adminEveryUs: rng.pick([0, 1_000_000, 3_000_000]),
     maxMsgBytes: rng.pick([100, 1024, 4096, 65536]),
     maxInflightMsgs: rng.pick([1, 4, 64]),
+    preVote: rng.chance(0.7),
+    checkQuorum: rng.chance(0.7),
     snapshotEveryEntries: rng.pick([100, 300, 1000]),
     snapshotChunkBytes: rng.pick([256, 1024, 65536]),
   };
@@ -124,12 +135,15 @@ export function drawPlan(rng: Rng, nodes: number, faults: readonly FaultClassNam
   if (on('process')) drawProcessEvents(rng, durationUs, events, parameters);
   if (on('clock')) drawClockEvents(rng, nodes, durationUs, events, parameters);
   const ordered = orderEvents(events);
-  return { tuning, network, disk, drift, maxDown, events: ordered, parameters };
+  return { tuning, crashAfterSyncRate, crashAfterSyncRestartUs, network, disk, drift, maxDown, events: ordered, parameters };
 }
 
-function prefixed(prefix: string, config: object): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(config)) if (typeof v === 'number' && k !== 'capacityRecords') out[`${prefix}.${k}`] = v;
+function prefixed(prefix: string, config: object): Record<string, number | string> {
+  const out: Record<string, number | string> = {};
+  for (const [k, v] of Object.entries(config)) {
+    if (typeof v === 'number' && k !== 'capacityRecords') out[`${prefix}.${k}`] = v;
+    else if (typeof v === 'boolean') out[`${prefix}.${k}`] = String(v);
+  }
   return out;
 }
 
@@ -216,6 +230,7 @@ export function maskPlan(plan: FaultPlan, events: readonly number[], rates: read
     network: { ...plan.network, dropRate: rate('drop', plan.network.dropRate), duplicateRate: rate('duplicate', plan.network.duplicateRate), reorderRate: rate('reorder', plan.network.reorderRate) },
     disk: { ...plan.disk, slowSyncRate: rate('slowSync', plan.disk.slowSyncRate), tornWriteRate: rate('tornWrite', plan.disk.tornWriteRate), bitFlipRate: rate('bitFlip', plan.disk.bitFlipRate), fullRate: rate('full', plan.disk.fullRate) },
     drift: rates.includes('drift') ? plan.drift : plan.drift.map(() => 1),
+    crashAfterSyncRate: rate('crashAfterSync', plan.crashAfterSyncRate),
     events: plan.events.map((e, i): FaultEvent => (keep.has(i) ? e : { kind: 'none', atUs: e.atUs })),
   };
 }

@@ -3,7 +3,7 @@
 
 import type { Message } from '../core/raft/index.ts';
 
-const typeCodes: Record<string, number> = { tick: 1, deliver: 2, request: 3, reply: 4, sync: 5, wake: 6, fault: 7, heal: 8, admin: 9 };
+const typeCodes: Record<string, number> = { tick: 1, deliver: 2, request: 3, reply: 4, sync: 5, wake: 6, fault: 7, heal: 8, admin: 9, restart: 10 };
 
 export class TraceHash {
   private h1 = 0x811c9dc5;
