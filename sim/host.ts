@@ -41,6 +41,8 @@ interface PendingWrite {
 
 /** Bound on client requests a node holds at once; beyond it, requests are refused (load shedding). */
 const maxPendingRequests = 1024;
+/** How long a node waits before retrying a write its full disk refused. */
+const diskFullRetryUs = 10_000;
 
 export class SimHost {
   up = false;
@@ -212,19 +214,24 @@ export class SimHost {
         this.finish(ready, false);
         continue;
       }
-      const record: DiskRecord = { type: 'ready', snapshot: ready.snapshot, entries: ready.entries, hardState: ready.hardState };
-      if (!this.disk.append(record, this.env.nowUs())) {
-        // Disk full: nothing was written, so nothing may be sent or acknowledged. Hold the Ready and retry.
-        this.inflight = { ready, token: { doneAtUs: this.env.nowUs() + 10_000, upto: -1, epoch: -1 }, sent: false };
-        this.env.scheduleSync(this, this.inflight.token);
-        return;
-      }
-      const token = this.disk.beginSync(this.env.nowUs());
-      const sent = this.config.ackBeforeSync;
-      if (sent) for (const m of ready.messages) this.send(m);
-      this.inflight = { ready, token, sent };
-      this.env.scheduleSync(this, token);
+      this.persist(ready);
     }
+  }
+
+  /** Write the Ready as one record and start its sync; a full disk holds it for a retry. */
+  private persist(ready: Ready): void {
+    const record: DiskRecord = { type: 'ready', snapshot: ready.snapshot, entries: ready.entries, hardState: ready.hardState };
+    if (!this.disk.append(record, this.env.nowUs())) {
+      // Nothing was written, so nothing may be sent or acknowledged: hold the Ready and retry.
+      this.inflight = { ready, token: { doneAtUs: this.env.nowUs() + diskFullRetryUs, upto: -1, epoch: -1 }, sent: false };
+      this.env.scheduleSync(this, this.inflight.token);
+      return;
+    }
+    const token = this.disk.beginSync(this.env.nowUs());
+    const sent = this.config.ackBeforeSync;
+    if (sent) for (const m of ready.messages) this.send(m);
+    this.inflight = { ready, token, sent };
+    this.env.scheduleSync(this, token);
   }
 
   /** The disk sync of the in-flight Ready completed (or a full disk's retry is due). */
@@ -232,18 +239,8 @@ export class SimHost {
     const inflight = this.inflight;
     if (!this.up || inflight === null || inflight.token !== token) return;
     if (token.upto === -1) {
-      // Retry a write refused by a full disk.
       this.inflight = null;
-      const ready = inflight.ready;
-      const record: DiskRecord = { type: 'ready', snapshot: ready.snapshot, entries: ready.entries, hardState: ready.hardState };
-      if (!this.disk.append(record, this.env.nowUs())) {
-        this.inflight = { ready, token: { doneAtUs: this.env.nowUs() + 10_000, upto: -1, epoch: -1 }, sent: false };
-        this.env.scheduleSync(this, this.inflight.token);
-        return;
-      }
-      const next = this.disk.beginSync(this.env.nowUs());
-      this.inflight = { ready, token: next, sent: false };
-      this.env.scheduleSync(this, next);
+      this.persist(inflight.ready); // the retry of a write a full disk refused
       return;
     }
     if (!this.disk.completeSync(token, this.env.nowUs())) return;
