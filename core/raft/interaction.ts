@@ -43,20 +43,16 @@
 // the core prints `panic: ...` and the script goes on, so a planted bug can be shown tripping one.
 
 import { InvariantError } from '../assert.ts';
-import type { RaftBugs } from './bugs.ts';
-import { noBugs } from './bugs.ts';
 import type { RaftConfig } from './config.ts';
 import { diffLines, parseScript, renderScript } from './datadriven.ts';
 import { Harness, type HarnessNode } from './harness.ts';
+import { bool, count, int, messageFilter, parseBugs, parseNodeId, required, ScriptError, splitArgs } from './interaction-args.ts';
 import { describeEntries, describeEntry, describeMessage } from './interaction-format.ts';
 import { shellApplied } from './safety-schedule.ts';
 import type { ProposeResult } from './node.ts';
-import { nodeId, type ConfChange, type Message, type NodeId } from './types.ts';
+import type { ConfChange, Message, NodeId } from './types.ts';
 
-/** The script itself is wrong (unknown command, bad argument): not something to rewrite. */
-export class ScriptError extends Error {
-  override readonly name = 'ScriptError';
-}
+export { ScriptError } from './interaction-args.ts';
 
 export interface Mismatch {
   readonly line: number;
@@ -92,8 +88,6 @@ export function runScript(text: string): ScriptResult {
 
 /** Bound on delivery rounds of one stabilize; a cluster that still moves after it is reported. */
 const maxStabilizeRounds = 10_000;
-
-const bugNames = Object.keys(noBugs) as (keyof RaftBugs)[];
 
 export class Interaction {
   private cluster: Harness | null = null;
@@ -424,65 +418,7 @@ export class Interaction {
   }
 }
 
-// ---- argument helpers ----
-
 function roleKey(h: HarnessNode): string {
   const s = h.node.status();
   return `${s.role} at term ${s.term}`;
-}
-
-function parseNodeId(arg: string | undefined): NodeId {
-  const m = /^n?(\d+)$/.exec(arg ?? '');
-  if (!m) throw new ScriptError(`expected a node (1 or n1), got '${arg ?? ''}'`);
-  return nodeId(`n${m[1]}`);
-}
-
-function required(arg: string | undefined, what: string): string {
-  if (arg === undefined || arg === '') throw new ScriptError(`missing ${what}`);
-  return arg;
-}
-
-function count(arg: string | undefined): number {
-  if (arg === undefined) return 1;
-  const n = Number(arg);
-  if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new ScriptError(`expected a count 1..10000, got '${arg}'`);
-  return n;
-}
-
-function splitArgs(args: string[]): { positional: string[]; options: Map<string, string> } {
-  const positional: string[] = [];
-  const options = new Map<string, string>();
-  for (const a of args) {
-    const at = a.indexOf('=');
-    if (at > 0) options.set(a.slice(0, at), a.slice(at + 1));
-    else positional.push(a);
-  }
-  return { positional, options };
-}
-
-function messageFilter(options: Map<string, string>, allowed: string[]): (m: Message) => boolean {
-  for (const key of options.keys()) if (!allowed.includes(key)) throw new ScriptError(`unknown option '${key}'`);
-  const type = options.get('type');
-  return (m) => type === undefined || m.type === type;
-}
-
-function bool(key: string, value: string): boolean {
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  throw new ScriptError(`${key} must be true or false, got '${value}'`);
-}
-
-function int(key: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n)) throw new ScriptError(`${key} must be an integer, got '${value}'`);
-  return n;
-}
-
-function parseBugs(value: string): RaftBugs {
-  const bugs: Record<keyof RaftBugs, boolean> = { ...noBugs };
-  for (const name of value.split(',')) {
-    if (!(bugNames as string[]).includes(name)) throw new ScriptError(`unknown bug '${name}'; known: ${bugNames.join(', ')}`);
-    bugs[name as keyof RaftBugs] = true;
-  }
-  return bugs;
 }

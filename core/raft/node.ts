@@ -125,6 +125,9 @@ export class RaftNode {
     if (r.leadTransferee !== null) {
       return { ok: false, code: 'transfer-in-progress', message: `leadership is being transferred to ${r.leadTransferee}; retry there` };
     }
+    if (this.removingSelf()) {
+      return { ok: false, code: 'not-leader', leader: null, message: 'this leader is being removed from the cluster; retry on the next leader' };
+    }
     if (r.log.lastIndex() - r.log.committed >= r.config.maxUncommittedEntries) {
       return { ok: false, code: 'overloaded', message: `${r.config.maxUncommittedEntries} entries are waiting to commit; retry later` };
     }
@@ -132,6 +135,26 @@ export class RaftNode {
     appendEntries(r, [{ term: r.term, index, type, data }]);
     broadcastAppend(r);
     return { ok: true, index, term: r.term };
+  }
+
+  /**
+   * True while an entry that removes this leader is in its log but not applied. Such a leader takes
+   * no new proposals. Once the removal commits it steps down, and a remaining voter that has not
+   * heard of the commit still counts it and needs its vote, which it refuses to a log shorter than
+   * its own: entries appended after the removal that the others lack would leave the cluster
+   * leaderless for good (testdata/remove-leader-lost-commit.txt). Without them, the voters that
+   * committed the removal hold this leader's whole log, and any of them can be elected.
+   */
+  private removingSelf(): boolean {
+    const r = this.raft;
+    if (r.pendingConfIndex <= r.log.applied) return false;
+    const lo = Math.max(r.log.applied + 1, r.log.firstIndex());
+    for (const e of r.log.slice(lo, r.log.lastIndex() + 1, Number.MAX_SAFE_INTEGER)) {
+      if (e.type !== 'conf') continue;
+      const change = JSON.parse(e.data) as ConfChange;
+      if (change.type === 'remove' && change.node === r.id) return true;
+    }
+    return false;
   }
 
   /** Apply a committed conf entry's change; returns the resulting membership. */

@@ -261,8 +261,11 @@ export class Raft {
   }
 
   private stepLowerTerm(m: Message): void {
-    if ((this.config.checkQuorum || this.config.preVote) && (m.type === 'app' || m.type === 'heartbeat')) {
-      // A deposed leader cut off from the cluster learns our term from this and steps down.
+    // A deposed leader cut off from the cluster learns our term from this and steps down. Without
+    // PreVote and CheckQuorum our own vote requests would carry our term instead, but a node that
+    // cannot campaign (a learner, a removed node) sends none: it must answer, or it stays stuck.
+    const answer = this.config.checkQuorum || this.config.preVote || !this.promotable();
+    if (answer && (m.type === 'app' || m.type === 'heartbeat')) {
       this.send({ type: 'app-resp', from: this.id, to: m.from, term: this.term, index: 0, reject: false, hintIndex: 0, hintTerm: 0 });
     } else if (m.type === 'pre-vote') {
       this.send({ type: 'pre-vote-resp', from: this.id, to: m.from, term: this.term, reject: true });

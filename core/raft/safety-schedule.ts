@@ -2,18 +2,21 @@
 // shape and a sequence of steps on the in-memory Harness: ticks, Readies handled node by node,
 // subsets of the in-flight messages delivered in any order (some dropped, some stepped twice, some
 // kept to be delivered again later), partitions and heals, crashes with restart from durable state,
-// proposals, elections, leadership transfers, snapshot + compaction. runSchedule checks Raft's
-// safety after every step (SafetyChecker), then heals everything, lets time pass, and requires the
-// cluster to converge to one applied sequence that holds every acknowledged, applied write.
+// proposals, elections, leadership transfers, membership changes, snapshot + compaction.
+// runSchedule checks Raft's safety after every step (SafetyChecker), then heals everything, lets
+// time pass, and requires the cluster to converge to one applied sequence that holds every
+// acknowledged, applied write. Pure and deterministic: a schedule replays exactly.
 
 import { assertNever } from '../assert.ts';
 import { noBugs, type RaftBugs } from './bugs.ts';
 import { Harness, type HarnessNode } from './harness.ts';
 import { SafetyChecker, SafetyViolation } from './safety-checker.ts';
-import type { Message, NodeId } from './types.ts';
+import { nodeId, type Message, type NodeId } from './types.ts';
 
 export interface ClusterShape {
   readonly size: 3 | 5;
+  /** Nodes that start empty, knowing no configuration, and may be added by membership steps. */
+  readonly spares: number;
   readonly seed: number;
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
@@ -37,6 +40,8 @@ export type Step =
   | { readonly kind: 'campaign'; readonly node: number }
   | { readonly kind: 'transfer'; readonly node: number }
   | { readonly kind: 'compact'; readonly node: number; readonly leader: boolean }
+  /** A membership change proposed at the leader (refusals are expected and fine). */
+  | { readonly kind: 'member'; readonly change: 'add-learner' | 'add-voter' | 'remove'; readonly node: number }
   /** Let the network catch up: `rounds` times, handle every Ready and deliver every queued message. */
   | { readonly kind: 'flush'; readonly rounds: number };
 
@@ -53,6 +58,7 @@ export interface ScheduleStats {
   snapshotChunksDelivered: number;
   snapshotsInstalled: number;
   duplicatesDelivered: number;
+  membershipChanges: number;
 }
 
 interface Acked {
@@ -66,21 +72,23 @@ export class ConvergenceFailure extends Error {
   override readonly name = 'ConvergenceFailure';
 }
 
-class ScheduleRun {
+/** One schedule in progress (exported for replaying a failing schedule step by step). */
+export class ScheduleRun {
   readonly c: Harness;
   readonly checker = new SafetyChecker();
   private readonly ids: string[];
   private readonly cut = new Set<NodeId>();
   private readonly acked: Acked[] = [];
   private proposals = 0;
-  readonly stats: ScheduleStats = { maxTerm: 0, maxCommit: 0, acked: 0, restarts: 0, compactions: 0, snapshotChunksDelivered: 0, snapshotsInstalled: 0, duplicatesDelivered: 0 };
+  readonly stats: ScheduleStats = { maxTerm: 0, maxCommit: 0, acked: 0, restarts: 0, compactions: 0, snapshotChunksDelivered: 0, snapshotsInstalled: 0, duplicatesDelivered: 0, membershipChanges: 0 };
   /** Each node's snapshot index as last seen, to count snapshots installed from a leader. */
   private readonly snapshotIndex = new Map<NodeId, number>();
 
   constructor(shape: ClusterShape, bugs: RaftBugs) {
-    this.ids = Array.from({ length: shape.size }, (_, i) => `n${i + 1}`);
-    const { size: _size, seed, ...options } = shape;
-    this.c = new Harness(this.ids, { ...options, heartbeatTicks: 1, bugs }, seed + 1);
+    const { size, spares, seed, ...options } = shape;
+    this.ids = Array.from({ length: size + spares }, (_, i) => `n${i + 1}`);
+    this.c = new Harness(this.ids.slice(0, size), { ...options, heartbeatTicks: 1, bugs }, seed + 1);
+    for (const id of this.ids.slice(size)) this.c.add(nodeId(id), []);
   }
 
   private pick(n: number): HarnessNode {
@@ -132,6 +140,11 @@ class ScheduleRun {
       case 'compact': {
         const leader = c.ids().find((id) => c.get(id).node.status().role === 'leader');
         return this.compact(step.leader && leader ? c.get(leader) : this.pick(step.node));
+      }
+      case 'member': {
+        const leader = c.ids().find((id) => c.get(id).node.status().role === 'leader');
+        if (leader && c.get(leader).node.proposeConfChange({ type: step.change, node: this.pick(step.node).id }).ok) this.stats.membershipChanges++;
+        return;
       }
       case 'flush':
         for (let round = 0; round < step.rounds; round++) {
@@ -194,21 +207,26 @@ class ScheduleRun {
     }
   }
 
-  /** Heal everything, let time pass until the cluster converges, and check what it converged to. */
+  /**
+   * Heal everything, let time pass until the cluster converges, and check what it converged to.
+   * Nodes outside the leader's membership are shut down, as an operator would decommission them.
+   */
   converge(): void {
     const c = this.c;
     this.cut.clear();
     c.heal();
     for (let t = 0; t < maxConvergeTicks && !converged(c); t++) {
+      this.decommissionNonMembers();
       c.tickAll();
       c.stabilize();
       this.observe();
     }
+    const members = converged(c);
     const states = c.ids().map((id) => `${id}: ${c.get(id).node.status().commit}/${c.get(id).node.status().lastIndex} [${c.get(id).state}]`).join('\n');
-    if (!converged(c)) throw new ConvergenceFailure(`the healed cluster did not converge within ${maxConvergeTicks} ticks:\n${states}`);
-    const reference = c.get(c.ids()[0]!).state;
-    for (const id of c.ids()) {
-      if (c.get(id).state !== reference) throw new SafetyViolation('state-machine-safety', `the converged nodes applied different sequences:\n${states}`);
+    if (!members) throw new ConvergenceFailure(`the healed cluster did not converge within ${maxConvergeTicks} ticks:\n${states}`);
+    const reference = c.get(members[0]!).state;
+    for (const id of members) {
+      if (c.get(id).state !== reference) throw new SafetyViolation('state-machine-safety', `the converged members applied different sequences:\n${states}`);
     }
     const applied = new Set(reference.split(','));
     for (const a of this.acked) {
@@ -216,6 +234,21 @@ class ScheduleRun {
       if (e === undefined || e.term !== a.term || e.data !== a.data) continue; // never applied anywhere: it may be lost
       this.stats.acked++;
       if (!applied.has(a.data)) throw new SafetyViolation('durability', `acknowledged and applied write ${a.data} (${a.index}/${a.term}) was lost:\n${states}`);
+    }
+  }
+
+  /** Cut off exactly the nodes outside the current leader's membership (a re-added node comes back). */
+  private decommissionNonMembers(): void {
+    const leader = currentLeader(this.c);
+    if (!leader) return;
+    const { voters, learners } = leader.node.status().conf;
+    this.cut.clear();
+    this.c.heal();
+    for (const id of this.c.ids()) {
+      // The leader itself may be outside: it removed itself and is handing over.
+      if (voters.includes(id) || learners.includes(id) || id === leader.id) continue;
+      this.cut.add(id);
+      this.c.isolate(id);
     }
   }
 }
@@ -239,14 +272,29 @@ export function shellApplied(h: HarnessNode): number {
   return Math.max(h.storage.snapshot().meta.index, h.applied[h.applied.length - 1]?.index ?? 0);
 }
 
-function converged(c: Harness): boolean {
-  const statuses = c.ids().map((id) => c.get(id).node.status());
-  const leaders = statuses.filter((s) => s.role === 'leader');
-  if (leaders.length !== 1) return false;
-  const leader = leaders[0]!;
-  if (leader.commit !== leader.lastIndex) return false;
-  return c.ids().every((id, k) => {
-    const s = statuses[k]!;
-    return s.term === leader.term && s.commit === leader.commit && shellApplied(c.get(id)) === s.commit && s.lastIndex === leader.lastIndex;
-  });
+/** The leader of the highest term, if any. */
+function currentLeader(c: Harness): HarnessNode | undefined {
+  let best: HarnessNode | undefined;
+  for (const id of c.ids()) {
+    const h = c.get(id);
+    const s = h.node.status();
+    if (s.role === 'leader' && (!best || s.term > best.node.status().term)) best = h;
+  }
+  return best;
+}
+
+/** The members, once one leader leads them all at one term with everything applied; else null. */
+function converged(c: Harness): NodeId[] | null {
+  const leader = currentLeader(c);
+  if (!leader) return null;
+  const l = leader.node.status();
+  if (l.commit !== l.lastIndex) return null;
+  const members = [...l.conf.voters, ...l.conf.learners].sort();
+  for (const id of members) {
+    const h = c.get(id);
+    const s = h.node.status();
+    if (s.term !== l.term || s.commit !== l.commit || s.lastIndex !== l.lastIndex || shellApplied(h) !== s.commit) return null;
+    if (id !== leader.id && s.role === 'leader') return null;
+  }
+  return members;
 }

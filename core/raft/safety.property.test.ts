@@ -1,7 +1,8 @@
 // Property tests of Raft safety over random schedules on the in-memory Harness: ticks, Readies
 // handled node by node, subsets of the in-flight messages delivered in random order (some dropped,
 // some stepped twice, some kept to be delivered again later), partitions and heals, crashes with
-// restart from durable state, proposals, elections, leadership transfers and snapshot + compaction.
+// restart from durable state, proposals, elections, leadership transfers, membership changes (with
+// a spare node that joins empty) and snapshot + compaction (see safety-schedule.ts).
 // SafetyChecker checks Raft's safety properties after every step. Then everything heals and time
 // passes until the cluster converges: every node must end with the same applied sequence, holding
 // every proposal that was acknowledged and applied anywhere. A second group plants known bugs and
@@ -16,10 +17,11 @@ import { Interaction } from './interaction.ts';
 import { SafetyChecker, SafetyViolation } from './safety-checker.ts';
 import { runSchedule, type ClusterShape, type Step } from './safety-schedule.ts';
 
-const node = fc.nat({ max: 4 });
+const node = fc.nat({ max: 5 });
 
 const shapeArb: fc.Arbitrary<ClusterShape> = fc.record({
   size: fc.constantFrom(3 as const, 5 as const),
+  spares: fc.constantFrom(0, 1),
   seed: fc.nat({ max: 1_000_000 }),
   preVote: fc.boolean(),
   checkQuorum: fc.boolean(),
@@ -43,14 +45,15 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
     }),
   },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('drop' as const), at: fc.nat() }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('isolate' as const), node }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('isolate' as const), node }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'heal' as const }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('restart' as const), node }) },
   { weight: 10, arbitrary: fc.record({ kind: fc.constant('propose' as const), node }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('campaign' as const), node }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('transfer' as const), node }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('compact' as const), node, leader: fc.boolean() }) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('compact' as const), node, leader: fc.boolean() }) },
   { weight: 8, arbitrary: fc.record({ kind: fc.constant('flush' as const), rounds: fc.integer({ min: 1, max: 4 }) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('member' as const), change: fc.constantFrom('add-learner' as const, 'add-voter' as const, 'remove' as const), node }) },
 );
 
 const scheduleArb = fc.array(stepArb, { minLength: 30, maxLength: 250, size: 'medium' });
@@ -64,8 +67,8 @@ test('random schedules on five nodes with PreVote and CheckQuorum never violate 
   fc.assert(fc.property(fiveNodes, scheduleArb, (shape, steps) => void runSchedule(shape, steps)), { numRuns: 100 });
 });
 
-test('the schedules are not vacuous: they elect, commit, crash, compact and install snapshots', () => {
-  const totals = { maxTerm: 0, maxCommit: 0, acked: 0, restarts: 0, compactions: 0, snapshotsInstalled: 0, duplicatesDelivered: 0 };
+test('the schedules are not vacuous: they elect, commit, crash, compact, install snapshots and change membership', () => {
+  const totals = { maxTerm: 0, maxCommit: 0, acked: 0, restarts: 0, compactions: 0, snapshotsInstalled: 0, duplicatesDelivered: 0, membershipChanges: 0 };
   for (const [shape, steps] of fc.sample(fc.tuple(shapeArb, scheduleArb), { numRuns: 100, seed: 7 })) {
     const stats = runSchedule(shape, steps);
     for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += stats[key];
