@@ -5,7 +5,7 @@
 // planted bug lost-unsynced-ack is on); a crash keeps only what the disk synced.
 
 import { KvStore, parseKvCommand } from '../core/kv/kv.ts';
-import { emptyHardState, MemoryStorage, RaftNode, type ConfChange, type HardState, type ConfState, type Entry, type Message, type NodeId, type RaftBugs, type Ready } from '../core/raft/index.ts';
+import { emptyHardState, MemoryStorage, RaftNode, type HardState, type ConfState, type Entry, type Message, type NodeId, type RaftBugs, type Ready } from '../core/raft/index.ts';
 import type { SimDisk, SyncToken } from './disk.ts';
 import type { ClientReply, ClientRequest, DiskRecord, DurableView, LogView, SimObserver } from './protocol.ts';
 import type { Rng } from './rng.ts';
@@ -288,7 +288,7 @@ export class SimHost {
     this.env.observer.onApply(this.id, entry, this.env.nowUs());
     this.appliedIndex = entry.index;
     if (entry.type === 'conf') {
-      this.node.applyConfChange(JSON.parse(entry.data) as ConfChange);
+      this.node.applyConfEntry(entry);
     } else if (entry.data !== '') {
       const command = parseKvCommand(entry.data);
       const result = this.kv.apply(command);

@@ -104,7 +104,7 @@ export class Harness {
     }
     for (const e of rd.committed) {
       h.applied.push(e);
-      if (e.type === 'conf') h.node.applyConfChange(JSON.parse(e.data) as ConfChange);
+      if (e.type === 'conf') h.node.applyConfEntry(e);
       else if (e.data !== '') h.state += (h.state ? ',' : '') + e.data;
     }
     h.readStates.push(...rd.readStates);

@@ -7,4 +7,4 @@ export { noBugs } from './bugs.ts';
 export type { RaftBugs } from './bugs.ts';
 export type { RaftConfig, RaftOptions } from './config.ts';
 export { nodeId, emptyHardState, entrySizeBytes } from './types.ts';
-export type { ConfChange, ConfState, Entry, HardState, Message, MessageType, NodeId, ReadState, Role, Snapshot, SnapshotMeta, SoftState } from './types.ts';
+export type { ConfChange, ConfEntryData, ConfState, Entry, HardState, Message, MessageType, NodeId, ReadState, Role, Snapshot, SnapshotMeta, SoftState } from './types.ts';

@@ -163,11 +163,11 @@ export class RaftLog {
     return this.unstable.snapshot ?? this.storage.snapshot();
   }
 
+  /** Install a snapshot; `applied` moves when the shell has installed it too (advance). */
   restore(snap: Snapshot): void {
     if (this.onTruncate) this.onTruncate(this.committed + 1);
     this.unstable.restore(snap);
     this.committed = snap.meta.index;
-    this.applied = snap.meta.index;
   }
 
   stableTo(index: number, term: number): void {

@@ -9,7 +9,7 @@ import { raftConfig, type RaftOptions } from './config.ts';
 import { Raft } from './raft.ts';
 import { appendEntries, broadcastAppend, committedInTerm, leaderRead, selfPersisted, transferLeadership } from './replication.ts';
 import type { Storage } from './storage.ts';
-import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, ReadState, Role, Snapshot, SoftState } from './types.ts';
+import type { ConfChange, ConfEntryData, ConfState, Entry, HardState, Message, NodeId, ReadState, Role, Snapshot, SoftState } from './types.ts';
 
 export interface Ready {
   readonly softState: SoftState | null;
@@ -90,7 +90,8 @@ export class RaftNode {
     // knowing no configuration (the initial one lives in the index-0 snapshot, which is never sent)
     // would otherwise apply the change to an empty membership and could elect itself alone.
     const conf = nextConf(r.confState(), change);
-    const result = this.proposeEntry('conf', JSON.stringify({ ...change, conf }));
+    const data: ConfEntryData = { ...change, conf };
+    const result = this.proposeEntry('conf', JSON.stringify(data));
     if (result.ok) r.pendingConfIndex = result.index;
     return result;
   }
@@ -158,12 +159,18 @@ export class RaftNode {
   }
 
   /** Apply a committed conf entry's change; returns the resulting membership. */
-  applyConfChange(change: ConfChange): ConfState {
+  applyConfChange(change: ConfChange | ConfEntryData): ConfState {
     const r = this.raft;
-    const carried = (change as { readonly conf?: ConfState }).conf;
+    const carried = 'conf' in change ? change.conf : null;
     const conf: ConfState = carried ? { voters: [...carried.voters].sort(), learners: [...carried.learners].sort() } : nextConf(r.confState(), change);
     r.applyConfChange(conf);
     return conf;
+  }
+
+  /** Apply a committed conf entry (the shell calls this for every applied entry of type 'conf'). */
+  applyConfEntry(entry: Entry): ConfState {
+    assert(entry.type === 'conf', () => `entry ${entry.index} is not a conf entry`);
+    return this.applyConfChange(JSON.parse(entry.data) as ConfEntryData);
   }
 
   transferLeadership(to: NodeId): ProposeResult {
@@ -228,7 +235,11 @@ export class RaftNode {
     assert(this.readyOutstanding, 'advance() without an outstanding ready()');
     this.readyOutstanding = false;
     const r = this.raft;
-    if (rd.snapshot) r.log.unstable.stableSnapTo(rd.snapshot.meta.index);
+    if (rd.snapshot) {
+      r.log.unstable.stableSnapTo(rd.snapshot.meta.index);
+      // The shell has installed the snapshot in its state machine: it is applied now, not before.
+      if (rd.snapshot.meta.index > r.log.applied) r.log.appliedTo(rd.snapshot.meta.index);
+    }
     const last = rd.entries[rd.entries.length - 1];
     if (last) {
       r.log.stableTo(last.index, last.term);

@@ -118,7 +118,12 @@ export class Raft {
     this.leadTransferee = null;
     this.votes.clear();
     this.progress.clear();
-    this.readOnly.clear();
+    // Reads waiting on this node's leadership will never be confirmed: refuse them, so readers
+    // fail fast instead of waiting for a timeout.
+    for (const req of this.readOnly.drain()) {
+      if (req.from === this.id) this.readOnly.rejected.push(req.context);
+      else this.send({ type: 'read-index-resp', from: this.id, to: req.from, term, context: req.context, index: 0, reject: true });
+    }
     this.pendingConfIndex = 0;
   }
 

@@ -22,9 +22,12 @@ export class ReadOnly {
 
   constructor(private readonly maxPending: number) {}
 
-  clear(): void {
+  /** Every request still waiting (confirmation or commit), oldest first; none remain after. */
+  drain(): { context: string; from: NodeId }[] {
+    const out = [...this.waiting, ...this.pending].map(({ context, from }) => ({ context, from }));
     this.pending = [];
     this.waiting = [];
+    return out;
   }
 
   add(context: string, from: NodeId, index: number, self: NodeId): boolean {

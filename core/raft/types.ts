@@ -35,6 +35,10 @@ export type ConfChange =
   | { readonly type: 'add-learner'; readonly node: NodeId }
   | { readonly type: 'remove'; readonly node: NodeId };
 
+/** What a conf entry holds: the change, and the membership it produces (so a joining node that
+ * knows no configuration yet still applies the right one). */
+export type ConfEntryData = ConfChange & { readonly conf: ConfState };
+
 export interface SnapshotMeta {
   readonly index: number;
   readonly term: number;
