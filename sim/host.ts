@@ -4,7 +4,7 @@
 // advance. Invariant: no message leaves before the state it depends on is durable (unless the
 // planted bug lost-unsynced-ack is on); a crash keeps only what the disk synced.
 
-import { KvStore, parseKvCommand } from '../core/kv/kv.ts';
+import { KvStore, parseKvCommand, type KvCommand } from '../core/kv/kv.ts';
 import { emptyHardState, MemoryStorage, RaftNode, type HardState, type ConfState, type Entry, type Message, type NodeId, type RaftBugs, type Ready } from '../core/raft/index.ts';
 import type { SimDisk, SyncToken } from './disk.ts';
 import type { ClientReply, ClientRequest, DiskRecord, DurableView, LogView, SimObserver } from './protocol.ts';
@@ -41,6 +41,12 @@ interface PendingWrite {
 
 /** Bound on client requests a node holds at once; beyond it, requests are refused (load shedding). */
 const maxPendingRequests = 1024;
+/**
+ * Every node applies the same immutable entry objects (the simulated network shares them), so a
+ * command is parsed once for the whole cluster. A cache hit never changes a result.
+ */
+const parsedCommands = new WeakMap<Entry, KvCommand>();
+
 /** How long a node waits before retrying a write its full disk refused. */
 const diskFullRetryUs = 10_000;
 
@@ -290,7 +296,11 @@ export class SimHost {
     if (entry.type === 'conf') {
       this.node.applyConfEntry(entry);
     } else if (entry.data !== '') {
-      const command = parseKvCommand(entry.data);
+      let command = parsedCommands.get(entry);
+      if (command === undefined) {
+        command = parseKvCommand(entry.data);
+        parsedCommands.set(entry, command);
+      }
       const result = this.kv.apply(command);
       const pending = this.pendingWrites.get(entry.index);
       if (pending) {

@@ -35,37 +35,41 @@ export function stepFollower(r: Raft, m: Message): void {
   }
 }
 
+function appendResponse(r: Raft, to: Message['from'], index: number, reject: boolean, hintIndex: number, hintTerm: number): void {
+  r.send({ type: 'app-resp', from: r.id, to, term: r.term, index, reject, hintIndex, hintTerm });
+}
+
 function handleAppend(r: Raft, m: Extract<Message, { type: 'app' }>): void {
-  const reply = (index: number, reject: boolean, hintIndex: number, hintTerm: number) =>
-    r.send({ type: 'app-resp', from: r.id, to: m.from, term: r.term, index, reject, hintIndex, hintTerm });
   if (m.prevIndex < r.log.committed) {
-    reply(r.log.committed, false, 0, 0);
+    appendResponse(r, m.from, r.log.committed, false, 0, 0);
     return;
   }
   const lastNew = r.log.maybeAppend(m.prevIndex, m.prevTerm, m.commit, m.entries, r.config.bugs.noTruncateOnConflict);
   if (lastNew !== undefined) {
-    reply(lastNew, false, 0, 0);
+    appendResponse(r, m.from, lastNew, false, 0, 0);
     return;
   }
   const hint = r.log.findConflictByTerm(Math.min(m.prevIndex, r.log.lastIndex()), m.prevTerm);
-  reply(m.prevIndex, true, hint.index, hint.term);
+  appendResponse(r, m.from, m.prevIndex, true, hint.index, hint.term);
+}
+
+function askChunk(r: Raft, m: Extract<Message, { type: 'snap' }>, nextOffset: number): void {
+  r.send({ type: 'snap-resp', from: r.id, to: m.from, term: r.term, snapIndex: m.meta.index, nextOffset, reject: false });
 }
 
 function handleSnapshotChunk(r: Raft, m: Extract<Message, { type: 'snap' }>): void {
-  const ask = (nextOffset: number) =>
-    r.send({ type: 'snap-resp', from: r.id, to: m.from, term: r.term, snapIndex: m.meta.index, nextOffset, reject: false });
   if (m.offset === 0) r.incomingSnapshot = { index: m.meta.index, term: m.meta.term, parts: [], received: 0 };
   const incoming = r.incomingSnapshot;
   if (incoming === null || incoming.index !== m.meta.index || incoming.term !== m.meta.term || incoming.received !== m.offset) {
     // Out of order, duplicated or from another snapshot: ask for what we need.
     const matches = incoming !== null && incoming.index === m.meta.index && incoming.term === m.meta.term;
-    ask(matches ? incoming.received : 0);
+    askChunk(r, m, matches ? incoming.received : 0);
     return;
   }
   incoming.parts.push(m.chunk);
   incoming.received += m.chunk.length;
   if (!m.done) {
-    ask(incoming.received);
+    askChunk(r, m, incoming.received);
     return;
   }
   r.incomingSnapshot = null;
