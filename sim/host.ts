@@ -155,8 +155,21 @@ export class SimHost {
   }
 
   tick(): void {
+    this.expireRequests();
     this.node.tick();
     this.afterStep();
+  }
+
+  /**
+   * Forget requests whose client has given up (its deadline passed): their answers (a read lost in
+   * transit, a write covered by a snapshot from the leader) may never come, and their slots would
+   * otherwise count against maxPendingRequests for ever. No reply: nobody is waiting.
+   */
+  private expireRequests(): void {
+    const now = this.env.nowUs();
+    for (const [context, req] of this.pendingReads) if (req.deadlineUs < now) this.pendingReads.delete(context);
+    for (const [index, pending] of this.pendingWrites) if (pending.request.deadlineUs < now) this.pendingWrites.delete(index);
+    if (this.readsWaiting.some((w) => w.request.deadlineUs < now)) this.readsWaiting = this.readsWaiting.filter((w) => w.request.deadlineUs >= now);
   }
 
   receive(message: Message): void {

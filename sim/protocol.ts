@@ -13,6 +13,8 @@ export interface ClientRequest {
   readonly key: string;
   readonly value: string | null;
   readonly expected: string | null;
+  /** When the client gives up (a propagated deadline, as with gRPC): the server may forget it then. */
+  readonly deadlineUs: number;
 }
 
 export type ClientReply =

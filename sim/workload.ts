@@ -123,7 +123,8 @@ export class SimClient {
     const op: ClientOp = roll < 0.35 ? 'get' : roll < 0.65 ? 'put' : roll < 0.9 ? 'cas' : 'delete';
     const value = op === 'put' || op === 'cas' ? `${this.index}.${++this.written}` : null;
     const expected = op === 'cas' ? (this.rng.chance(0.2) ? null : this.seen.get(key) ?? null) : null;
-    const request: ClientRequest = { id: this.workload.newRequestId(), client: this.index, op, key, value, expected };
+    const deadlineUs = this.env.nowUs() + this.workload.config.timeoutUs;
+    const request: ClientRequest = { id: this.workload.newRequestId(), client: this.index, op, key, value, expected, deadlineUs };
     this.outstanding = { request, process: this.process };
     this.workload.record({ process: this.process, type: 'invoke', op, key, value: historyValue(request), time: this.env.nowUs() });
     this.env.send(this.target, request);
