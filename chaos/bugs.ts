@@ -14,11 +14,15 @@ export const bugCatalog: readonly PlantableBug[] = [
   { name: 'no-truncate-on-conflict', description: 'a follower keeps its own conflicting entries instead of truncating them to match the leader' },
   { name: 'stale-read', description: 'a deposed leader answers reads from its local state without confirming it still leads' },
   { name: 'lost-unsynced-ack', description: 'a node acknowledges entries and votes before its disk sync completes, so a crash loses acknowledged state' },
+  { name: 'vote-ignores-log', description: 'a node grants its vote without checking that the candidate\'s log is at least as up to date (Raft §5.4.1)' },
+  { name: 'election-quorum-off-by-one', description: 'a candidate wins an election with half of the voters instead of a majority' },
+  { name: 'read-before-apply', description: 'a node answers a read once its ReadIndex is confirmed, before applying the log up to that index' },
 ];
 
 export interface PlantedBugs {
   readonly raft: RaftBugs;
   readonly ackBeforeSync: boolean;
+  readonly readBeforeApply: boolean;
 }
 
 export function plantBugs(names: readonly string[]): PlantedBugs {
@@ -34,7 +38,10 @@ export function plantBugs(names: readonly string[]): PlantedBugs {
       voteWithoutPersist: has('vote-without-persist'),
       noTruncateOnConflict: has('no-truncate-on-conflict'),
       staleRead: has('stale-read'),
+      voteIgnoresLog: has('vote-ignores-log'),
+      electionQuorumOffByOne: has('election-quorum-off-by-one'),
     },
     ackBeforeSync: has('lost-unsynced-ack'),
+    readBeforeApply: has('read-before-apply'),
   };
 }

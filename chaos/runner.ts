@@ -44,6 +44,7 @@ export function runSeed(options: ChaosOptions): SeedResult {
     plan,
     raftBugs: bugs.raft,
     ackBeforeSync: bugs.ackBeforeSync,
+    readBeforeApply: bugs.readBeforeApply,
     observer: safety,
     trace: options.trace,
   });

@@ -23,6 +23,7 @@ export interface ClusterOptions {
   readonly plan: FaultPlan;
   readonly raftBugs: RaftBugs;
   readonly ackBeforeSync: boolean;
+  readonly readBeforeApply: boolean;
   readonly observer: SimObserver;
   readonly trace: ((line: string) => void) | null;
 }
@@ -94,6 +95,7 @@ export class Cluster {
           keepEntriesAfterSnapshot: 50,
           raftBugs: options.raftBugs,
           ackBeforeSync: options.ackBeforeSync,
+          readBeforeApply: options.readBeforeApply,
         }, env),
       );
     });

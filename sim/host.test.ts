@@ -27,6 +27,7 @@ const baseConfig: HostConfig = {
   checkQuorum: false,
   raftBugs: noBugs,
   ackBeforeSync: false,
+  readBeforeApply: false,
 };
 
 type WorldEvent =

@@ -32,6 +32,8 @@ export interface HostConfig {
   readonly raftBugs: RaftBugs;
   /** Planted bug lost-unsynced-ack: send (and so acknowledge) before the disk sync completes. */
   readonly ackBeforeSync: boolean;
+  /** Planted bug read-before-apply: answer a read as soon as its ReadIndex is confirmed. */
+  readonly readBeforeApply: boolean;
 }
 
 interface PendingWrite {
@@ -283,7 +285,7 @@ export class SimHost {
       const req = this.pendingReads.get(rs.context);
       if (!req) continue;
       this.pendingReads.delete(rs.context);
-      this.readsWaiting.push({ index: rs.index, request: req });
+      this.readsWaiting.push({ index: this.config.readBeforeApply ? 0 : rs.index, request: req });
     }
     for (const context of ready.readsRejected) {
       const req = this.pendingReads.get(context);

@@ -10,6 +10,10 @@ export interface RaftBugs {
   readonly noTruncateOnConflict: boolean;
   /** A leader answers ReadIndex from its own commit index without confirming it is still leader. */
   readonly staleRead: boolean;
+  /** A node grants its vote without checking that the candidate's log is at least as up to date. */
+  readonly voteIgnoresLog: boolean;
+  /** An election is won with half of the voters instead of a majority. */
+  readonly electionQuorumOffByOne: boolean;
 }
 
 export const noBugs: RaftBugs = {
@@ -17,4 +21,6 @@ export const noBugs: RaftBugs = {
   voteWithoutPersist: false,
   noTruncateOnConflict: false,
   staleRead: false,
+  voteIgnoresLog: false,
+  electionQuorumOffByOne: false,
 };

@@ -15,8 +15,9 @@ export function committedIndex(voters: readonly NodeId[], matchOf: (id: NodeId) 
 
 export type VoteResult = 'won' | 'lost' | 'pending';
 
-export function voteResult(voters: readonly NodeId[], votes: ReadonlyMap<NodeId, boolean>): VoteResult {
-  const quorum = Math.floor(voters.length / 2) + 1;
+/** `offByOne` is the planted bug election-quorum-off-by-one: half the voters count as a quorum. */
+export function voteResult(voters: readonly NodeId[], votes: ReadonlyMap<NodeId, boolean>, offByOne = false): VoteResult {
+  const quorum = Math.max(1, Math.floor(voters.length / 2) + (offByOne ? 0 : 1));
   let granted = 0;
   let rejected = 0;
   for (const id of voters) {

@@ -205,7 +205,7 @@ export class Raft {
     else this.becomeCandidate();
     const term = kind === 'pre' ? this.term + 1 : this.term;
     this.votes.set(this.id, true);
-    if (voteResult(this.voters, this.votes) === 'won') {
+    if (voteResult(this.voters, this.votes, this.config.bugs.electionQuorumOffByOne) === 'won') {
       if (kind === 'pre') this.campaign('real', transfer);
       else this.becomeLeader();
       return;
@@ -283,7 +283,8 @@ export class Raft {
       (this.vote === null && this.leader === null) ||
       (m.type === 'pre-vote' && m.term > this.term);
     const respType = m.type === 'vote' ? 'vote-resp' : 'pre-vote-resp';
-    if (canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm)) {
+    // Planted bug vote-ignores-log skips the election restriction (Raft §5.4.1).
+    if (canVote && (this.config.bugs.voteIgnoresLog || this.log.isUpToDate(m.lastIndex, m.lastTerm))) {
       this.send({ type: respType, from: this.id, to: m.from, term: m.term, reject: false });
       if (m.type === 'vote') {
         this.electionElapsed = 0;
@@ -307,7 +308,7 @@ export class Raft {
       case 'pre-vote-resp': {
         if (m.type !== myResp) return;
         this.votes.set(m.from, !m.reject);
-        const result = voteResult(this.voters, this.votes);
+        const result = voteResult(this.voters, this.votes, this.config.bugs.electionQuorumOffByOne);
         if (result === 'won') {
           if (this.role === 'pre-candidate') this.campaign('real', false);
           else {
