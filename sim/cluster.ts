@@ -3,17 +3,18 @@
 // (faults on, checkers watching every step) and a liveness phase (all faults healed: a leader must
 // emerge, commits resume, every client operation completes, and all servers converge).
 
-import { nodeId, type Message, type NodeId, type RaftBugs } from '../core/raft/index.ts';
-import { SimDisk, type SyncToken } from './disk.ts';
+import { nodeId, type NodeId, type RaftBugs } from '../core/raft/index.ts';
+import { SimDisk } from './disk.ts';
 import { EventQueue } from './event-queue.ts';
 import { SimHost, type HostEnv } from './host.ts';
-import { calmDisk, calmNetwork, faultEventClass, type FaultClassName, type FaultEvent, type FaultPlan } from './nemesis.ts';
+import { calmDisk, calmNetwork, type FaultClassName, type FaultEvent, type FaultPlan } from './nemesis.ts';
 import { Network } from './network.ts';
-import type { ClientReply, ClientRequest, DiskRecord, SimObserver } from './protocol.ts';
+import type { DiskRecord, SimObserver } from './protocol.ts';
 import { Rng } from './rng.ts';
 import { Workload } from './workload.ts';
 import { Admin } from './admin.ts';
 import { TraceHash } from './trace-hash.ts';
+import { countFaults, describe, faultDetail, type SimEvent } from './sim-event.ts';
 
 export interface ClusterOptions {
   readonly seed: string;
@@ -27,18 +28,6 @@ export interface ClusterOptions {
   readonly observer: SimObserver;
   readonly trace: ((line: string) => void) | null;
 }
-
-type SimEvent =
-  | { readonly type: 'tick'; readonly node: number; readonly epoch: number }
-  | { readonly type: 'deliver'; readonly to: number; readonly msg: Message }
-  | { readonly type: 'request'; readonly node: number; readonly req: ClientRequest }
-  | { readonly type: 'reply'; readonly client: number; readonly reply: ClientReply }
-  | { readonly type: 'sync'; readonly node: number; readonly epoch: number; readonly token: SyncToken }
-  | { readonly type: 'wake'; readonly client: number; readonly seq: number }
-  | { readonly type: 'fault'; readonly index: number }
-  | { readonly type: 'heal' }
-  | { readonly type: 'admin' }
-  | { readonly type: 'restart'; readonly node: number };
 
 export class LivenessError extends Error {
   override readonly name = 'LivenessError';
@@ -390,59 +379,11 @@ export class Cluster {
 
   /** How often each fault class actually fired. */
   faultsFired(): Record<FaultClassName, number> {
-    const n = this.network.fired;
-    let tornWrite = 0;
-    let bitFlip = 0;
-    let lostWrites = 0;
-    let full = 0;
-    let slowSync = 0;
-    for (const h of this.hosts) {
-      tornWrite += h.disk.fired.tornWrite;
-      bitFlip += h.disk.fired.bitFlip;
-      lostWrites += h.disk.fired.lostWrites;
-      full += h.disk.fired.full;
-      slowSync += h.disk.fired.slowSync;
-    }
-    return {
-      network: n.drop + n.duplicate + n.reorder + n.partitions,
-      disk: tornWrite + bitFlip + lostWrites + full + slowSync,
-      process: this.fired.crash + this.fired.pause,
-      clock: this.fired.drift + this.fired.clockJump,
-    };
+    return countFaults(this.network.fired, this.hosts.map((h) => h.disk.fired), this.fired);
   }
 
   faultDetail(): Record<string, number> {
-    const detail: Record<string, number> = { ...this.network.fired, ...this.fired, ...this.admin.fired };
-    for (const h of this.hosts) for (const [k, v] of Object.entries(h.disk.fired)) detail[k] = (detail[k] ?? 0) + v;
-    return detail;
+    return faultDetail(this.network.fired, this.hosts.map((h) => h.disk.fired), this.fired, this.admin.fired);
   }
-}
 
-export { faultEventClass };
-
-function describe(e: SimEvent): string {
-  switch (e.type) {
-    case 'tick':
-      return `tick n${e.node + 1}`;
-    case 'deliver': {
-      const m = e.msg;
-      return `deliver ${m.from}->${m.to} ${m.type} t${m.term}`;
-    }
-    case 'request':
-      return `request c${e.req.client}->n${e.node + 1} #${e.req.id} ${e.req.op} ${e.req.key}`;
-    case 'reply':
-      return `reply c${e.client} #${e.reply.id} ${e.reply.outcome}`;
-    case 'sync':
-      return `sync n${e.node + 1}`;
-    case 'wake':
-      return `wake c${e.client}`;
-    case 'fault':
-      return `fault #${e.index}`;
-    case 'heal':
-      return 'heal-all';
-    case 'admin':
-      return 'admin';
-    case 'restart':
-      return `restart n${e.node + 1}`;
-  }
 }

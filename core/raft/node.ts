@@ -219,13 +219,7 @@ export class RaftNode {
     r.msgs = [];
     r.readStates = [];
     r.readOnly.rejected = [];
-    if (soft) {
-      this.prevSoft = soft;
-      if (soft.role !== 'leader') {
-        // Reads waiting on a leader that stepped down will never be answered: fail them now.
-        // (Already cleared by reset(); nothing further to hand back here.)
-      }
-    }
+    if (soft) this.prevSoft = soft;
     if (hard) this.prevHard = hard;
     this.readyOutstanding = true;
     return rd;
