@@ -29,19 +29,19 @@ export interface ProcessFaultCounts {
   clockJump: number;
 }
 
-export function countFaults(network: NetworkFaultCounts, disks: readonly DiskFaultCounts[], process: ProcessFaultCounts): Record<FaultClassName, number> {
+export function countFaults(network: NetworkFaultCounts, disks: readonly DiskFaultCounts[], processFaults: ProcessFaultCounts): Record<FaultClassName, number> {
   let disk = 0;
   for (const d of disks) disk += d.tornWrite + d.bitFlip + d.lostWrites + d.full + d.slowSync;
   return {
     network: network.drop + network.duplicate + network.reorder + network.partitions,
     disk,
-    process: process.crash + process.pause,
-    clock: process.drift + process.clockJump,
+    process: processFaults.crash + processFaults.pause,
+    clock: processFaults.drift + processFaults.clockJump,
   };
 }
 
-export function faultDetail(network: NetworkFaultCounts, disks: readonly DiskFaultCounts[], process: ProcessFaultCounts, admin: AdminCounts): Record<string, number> {
-  const detail: Record<string, number> = { ...network, ...process, ...admin };
+export function faultDetail(network: NetworkFaultCounts, disks: readonly DiskFaultCounts[], processFaults: ProcessFaultCounts, admin: AdminCounts): Record<string, number> {
+  const detail: Record<string, number> = { ...network, ...processFaults, ...admin };
   for (const d of disks) for (const [k, v] of Object.entries(d)) detail[k] = (detail[k] ?? 0) + v;
   return detail;
 }
