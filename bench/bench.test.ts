@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { Harness } from '../core/raft/harness.ts';
 import type { BenchmarkArgs } from './cli.ts';
 import { assertAllApplied, measure, raftParameters, run as runRaft } from './raft.ts';
+import { run as runScheduler, schedulerParameters } from './scheduler.ts';
 import { percentile, run as runSim, simParameters } from './sim.ts';
 
 function quietArgs(lines: string[] = []): BenchmarkArgs {
@@ -72,5 +73,24 @@ describe('bench raft', () => {
 
   it('refuses a batch larger than the core accepts uncommitted', () => {
     assert.throws(() => raftParameters({ batchSize: 5000 }), /batchSize must be at most 4096/);
+  });
+});
+
+describe('bench scheduler', () => {
+  it('returns the big-batch and many-services fields for a tiny run', async () => {
+    const results = await runScheduler(quietArgs(), { nodes: 30, tasks: 200, services: 4, tasksPerService: 10, runs: 2, warmUpRuns: 1 });
+    for (const key of ['placeMs', 'tasksPerSecond', 'manyServicesPlaceMs', 'manyServicesTasksPerSecond']) {
+      assert.equal(typeof results[key], 'number', key);
+      assert.ok((results[key] as number) > 0, key);
+    }
+    assert.equal(results.eligibleNodes, 20);
+    const perZone = results.tasksPerZone as Record<string, number>;
+    assert.equal(Object.values(perZone).reduce((sum, count) => sum + count, 0), 200);
+  });
+
+  it('refuses bad parameters before running anything', () => {
+    assert.throws(() => schedulerParameters({ runs: 0 }), /runs must be an integer >= 1/);
+    assert.throws(() => schedulerParameters({ nodes: 2.5 }), /nodes must be an integer/);
+    assert.doesNotThrow(() => schedulerParameters({ warmUpRuns: 0, backgroundTasksPerNode: 0 }));
   });
 });

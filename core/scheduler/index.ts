@@ -1,0 +1,11 @@
+// The public surface of the scheduler: placement as pure functions of (cluster view, service,
+// tasks) to decisions, the constraint language, the view it reads, and the global-service plan.
+export { schedule, maxBatchTasks } from './scheduler.ts';
+export type { Decision } from './scheduler.ts';
+export { parseConstraint, parseConstraints, parseSpread, matches, matchesAll, attributeValue, constraintForms, preferenceForms } from './constraints.ts';
+export type { Constraint, ConstraintError, ConstraintOperator, NodeAttribute, SpreadPreference } from './constraints.ts';
+export { MemoryView, holdsNode } from './view.ts';
+export type { SchedulerView, MemoryViewInput, ViewTask } from './view.ts';
+export { planGlobal, globalEligibleNodes, globalRemovalCause, isLiveGlobalTask } from './global.ts';
+export type { GlobalPlan, GlobalRemoval, GlobalRemovalCause } from './global.ts';
+export { formatCpu, formatMemory } from './filters.ts';
