@@ -1,0 +1,6 @@
+// The public surface of the worker agent: assignments and runtime outcomes in, runtime actions and
+// task reports out.
+export { Agent, isMissingImageError } from './agent.ts';
+export { agentConfig } from './types.ts';
+export type { AgentConfig, AgentOptions, AgentStatus, Assignment, TaskLocalStatus, TaskPhase, TaskReport } from './types.ts';
+export { restartDelayUs, restartWanted } from './restart.ts';
