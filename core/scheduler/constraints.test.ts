@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { constraintForms, matches, parseConstraint, parseConstraints, parseSpread } from './constraints.ts';
+import { constraintForms, isLabelKey, matches, parseConstraint, parseConstraints, parseSpread } from './constraints.ts';
 import type { Constraint } from './constraints.ts';
 import { makeNode } from './fixtures.ts';
 
@@ -67,6 +67,24 @@ describe('parseConstraint', () => {
     refused('node.labels.-x==east', /label key "-x"/);
   });
 
+  it('takes label keys by the rule of node labels: starting and ending with a letter or digit, at most 128', () => {
+    refused('node.labels._zone==east', /label key "_zone" must be 1 to 128 letters, digits, '.', '_', '\/' or '-', starting and ending with a letter or digit/);
+    refused('node.labels.zone.==east', /label key "zone."/);
+    const tooLong = parseConstraint(`node.labels.${'k'.repeat(129)}==east`);
+    assert.ok(tooLong.type === 'error' && /the label key "k{77}\.\.\." must be 1 to 128/.test(tooLong.message));
+    assert.equal(parsed(`node.labels.${'k'.repeat(128)}==east`).attribute.type, 'label');
+    assert.equal(isLabelKey('a_b'), true);
+    assert.equal(isLabelKey('a'), true);
+    assert.equal(isLabelKey('_a'), false);
+  });
+
+  it('refuses a constraint longer than 256 characters, quoting only its start', () => {
+    const text = `node.labels.zone==${'e'.repeat(256 - 18)}`;
+    assert.equal(parsed(text).value.length, 238);
+    const result = parseConstraint(`${text}e`);
+    assert.ok(result.type === 'error' && /^invalid placement constraint "node\.labels\.zone==e{59}\.\.\.": it has 257 characters, more than the limit of 256;/.test(result.message));
+  });
+
   it('refuses more than one operator and values with spaces', () => {
     refused('node.labels.a==b==c', /may not contain/);
     refused('node.labels.a==b!=c', /may not contain/);
@@ -88,7 +106,7 @@ describe('parseConstraint', () => {
   });
 
   it('round-trips any well-formed label constraint', () => {
-    const key = fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.\/-]{0,12}$/);
+    const key = fc.stringMatching(/^[A-Za-z0-9]([A-Za-z0-9_.\/-]{0,11}[A-Za-z0-9])?$/);
     const value = fc.stringMatching(/^[A-Za-z0-9_.:\/@+-]{1,12}$/);
     fc.assert(fc.property(key, fc.constantFrom('==', '!='), value, (k, operator, v) => {
       const constraint = parsed(`node.labels.${k}${operator}${v}`);
@@ -137,11 +155,11 @@ describe('matches', () => {
 describe('parseSpread', () => {
   it('accepts a label or a node attribute', () => {
     assert.deepEqual(parseSpread('node.labels.zone'), { type: 'spread', attribute: { type: 'label', key: 'zone' }, text: 'node.labels.zone' });
-    assert.deepEqual(parseSpread(' node.role ').type, 'spread');
+    assert.deepEqual(parseSpread('node.role').type, 'spread');
   });
 
-  it('refuses anything else, naming the accepted forms', () => {
-    for (const text of ['', 'zone', 'node.labels.', 'node.labels.zone==east']) {
+  it('refuses anything else, spaces around the attribute included, naming the accepted forms', () => {
+    for (const text of ['', ' ', 'zone', 'node.labels.', 'node.labels.zone==east', ' node.role ', 'node.labels._x']) {
       const result = parseSpread(text);
       assert.equal(result.type, 'error', text);
       if (result.type !== 'error') continue;

@@ -1,5 +1,8 @@
 // Placement constraints and spread preferences: parsing their text forms and evaluating them on a
-// node. Parsing never throws: a bad constraint is a value (`ConstraintError`) whose message names the
+// node. This is the one implementation of the constraint language: the scheduler places with it and
+// the store validates specs and re-checks assignments with it (core/state/constraints.ts adapts its
+// errors), so an assignment the scheduler decides is never refused by the store, nor the reverse.
+// Parsing never throws: a bad constraint is a value (`ConstraintError`) whose message names the
 // constraint and lists the forms that are accepted, so the store's validation can show it as is.
 // Invariant: `matches` is a pure function of the parsed constraint and the node.
 
@@ -41,20 +44,44 @@ export const constraintForms =
   'node.id==ID, node.hostname==NAME, node.role==manager|worker|hybrid, node.labels.KEY==VALUE (each also with !=)';
 export const preferenceForms = 'node.labels.KEY, node.id, node.hostname or node.role';
 
+/**
+ * Bounds of the language, shared with the store's limits: a constraint's text, and a label key (the
+ * store validates node labels with `isLabelKey`, so every label a node can carry can be named by a
+ * constraint and no constraint can name a label that no node can carry).
+ */
+export const constraintLimits = { textChars: 256, labelKeyChars: 128 } as const;
+
 const roles: readonly NodeRole[] = ['manager', 'worker', 'hybrid'];
-const labelKeyPattern = /^[A-Za-z0-9_][A-Za-z0-9_.\/-]*$/;
+const labelKeyPattern = /^[A-Za-z0-9]([A-Za-z0-9._\/-]*[A-Za-z0-9])?$/;
+export const labelKeyRule =
+  `1 to ${constraintLimits.labelKeyChars} letters, digits, '.', '_', '/' or '-', starting and ending with a letter or digit`;
 // A value has no whitespace and no '=' or '!' (so `a==b==c` and `a==!b` are refused, not guessed at).
 const valuePattern = /^[^\s=!]+$/;
 const labelPrefix = 'node.labels.';
 
-/** Parses `ATTRIBUTE==VALUE` or `ATTRIBUTE!=VALUE`; spaces around the operator are allowed. */
+/** Whether `key` is a valid label key: see `labelKeyRule`. */
+export function isLabelKey(key: string): boolean {
+  return key.length <= constraintLimits.labelKeyChars && labelKeyPattern.test(key);
+}
+
+// The refused text as messages quote it: in full up to a bound, so a huge input stays a short message.
+const quotedChars = 80;
+const quote = (text: string): string => JSON.stringify(text.length > quotedChars ? `${text.slice(0, quotedChars - 3)}...` : text);
+
+/**
+ * Parses `ATTRIBUTE==VALUE` or `ATTRIBUTE!=VALUE`; spaces around the operator and the whole text are
+ * allowed (and dropped), spaces inside the attribute or the value are not.
+ */
 export function parseConstraint(text: string): Constraint | ConstraintError {
   const fail = (problem: string): ConstraintError => ({
     type: 'error',
     code: 'invalid-constraint',
     text,
-    message: `invalid placement constraint ${JSON.stringify(text)}: ${problem}; expected one of ${constraintForms}`,
+    message: `invalid placement constraint ${quote(text)}: ${problem}; expected one of ${constraintForms}`,
   });
+  if (text.length > constraintLimits.textChars) {
+    return fail(`it has ${text.length} characters, more than the limit of ${constraintLimits.textChars}`);
+  }
   const trimmed = text.trim();
   if (trimmed === '') return fail('it is empty');
   const equal = trimmed.indexOf('==');
@@ -69,10 +96,10 @@ export function parseConstraint(text: string): Constraint | ConstraintError {
   if (typeof attribute === 'string') return fail(attribute);
   if (value === '') return fail(`the value after '${operator}' is missing`);
   if (!valuePattern.test(value)) {
-    return fail(`the value ${JSON.stringify(value)} may not contain spaces, '=' or '!' (one operator per constraint)`);
+    return fail(`the value ${quote(value)} may not contain spaces, '=' or '!' (one operator per constraint)`);
   }
   if (attribute.type === 'role' && !(roles as readonly string[]).includes(value)) {
-    return fail(`node.role is one of manager, worker or hybrid, not ${JSON.stringify(value)}`);
+    return fail(`node.role is one of manager, worker or hybrid, not ${quote(value)}`);
   }
   return { type: 'constraint', attribute, operator, value, text: trimmed };
 }
@@ -88,19 +115,24 @@ export function parseConstraints(texts: readonly string[]): readonly Constraint[
   return parsed;
 }
 
-/** Parses a spread preference's attribute, e.g. `node.labels.zone`. */
+/**
+ * Parses a spread preference's attribute, e.g. `node.labels.zone`. It is a bare attribute name, so
+ * spaces around it are refused rather than dropped (the store has always refused them).
+ */
 export function parseSpread(text: string): SpreadPreference | ConstraintError {
-  const trimmed = text.trim();
-  const attribute = trimmed === '' ? 'it is empty' : parseAttribute(trimmed);
+  const attribute =
+    text.trim() === '' ? 'it is empty'
+    : text !== text.trim() ? 'it has spaces around the attribute'
+    : parseAttribute(text);
   if (typeof attribute === 'string') {
     return {
       type: 'error',
       code: 'invalid-preference',
       text,
-      message: `invalid spread preference ${JSON.stringify(text)}: ${attribute}; expected ${preferenceForms}`,
+      message: `invalid spread preference ${quote(text)}: ${attribute}; expected ${preferenceForms}`,
     };
   }
-  return { type: 'spread', attribute, text: trimmed };
+  return { type: 'spread', attribute, text };
 }
 
 /** The attribute named by `name`, or a description of what is wrong with it. */
@@ -116,12 +148,10 @@ function parseAttribute(name: string): NodeAttribute | string {
   if (name.startsWith(labelPrefix)) {
     const key = name.slice(labelPrefix.length);
     if (key === '') return 'the label key after node.labels. is missing';
-    if (!labelKeyPattern.test(key)) {
-      return `the label key ${JSON.stringify(key)} may hold only letters, digits and . _ - /`;
-    }
+    if (!isLabelKey(key)) return `the label key ${quote(key)} must be ${labelKeyRule}`;
     return { type: 'label', key };
   }
-  return `unknown attribute ${JSON.stringify(name)}`;
+  return `unknown attribute ${quote(name)}`;
 }
 
 /** The node's value of an attribute, or null when the node has no such label. */

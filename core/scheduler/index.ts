@@ -2,7 +2,10 @@
 // tasks) to decisions, the constraint language, the view it reads, and the global-service plan.
 export { schedule, maxBatchTasks } from './scheduler.ts';
 export type { Decision } from './scheduler.ts';
-export { parseConstraint, parseConstraints, parseSpread, matches, matchesAll, attributeValue, constraintForms, preferenceForms } from './constraints.ts';
+export {
+  parseConstraint, parseConstraints, parseSpread, matches, matchesAll, attributeValue, isLabelKey, constraintForms, preferenceForms,
+  constraintLimits, labelKeyRule,
+} from './constraints.ts';
 export type { Constraint, ConstraintError, ConstraintOperator, NodeAttribute, SpreadPreference } from './constraints.ts';
 export { MemoryView, holdsNode } from './view.ts';
 export type { SchedulerView, MemoryViewInput, ViewTask } from './view.ts';

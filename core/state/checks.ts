@@ -3,6 +3,7 @@
 // otherwise an invalid-argument error naming the field, the rule and the value it got. Checks are
 // chained with `??`, which stops at the first error.
 
+import { isLabelKey, labelKeyRule } from '../scheduler/constraints.ts';
 import { invalidArgument, type StateError } from './errors.ts';
 import { stateLimits } from './limits.ts';
 
@@ -105,13 +106,10 @@ export function checkHostname(value: unknown, path: string, wildcard = false): C
   return name.split('.').every((label) => hostnameLabelPattern.test(label)) ? null : error;
 }
 
-const labelKeyPattern = /^[A-Za-z0-9]([A-Za-z0-9._\/-]*[A-Za-z0-9])?$/;
-
+/** A node label key: the rule of the constraint language, so every label can be named in a constraint. */
 export function checkLabelKey(value: unknown, path: string): Check {
-  if (typeof value === 'string' && value.length <= stateLimits.labelKeyChars && labelKeyPattern.test(value)) return null;
-  return invalidArgument(
-    `${path} must be 1 to ${stateLimits.labelKeyChars} letters, digits, '.', '_', '/' or '-', starting and ending with a letter or digit; got ${describe(value)}`,
-  );
+  if (typeof value === 'string' && isLabelKey(value)) return null;
+  return invalidArgument(`${path} must be ${labelKeyRule}; got ${describe(value)}`);
 }
 
 export function checkLabels(value: unknown, path: string): Check {

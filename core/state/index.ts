@@ -21,6 +21,6 @@ export { canonicalJson, encodeCommand, decodeCommand } from './codec.ts';
 export type { StateView, TaskClaim } from './view.ts';
 export { hostPortKey } from './view.ts';
 export type { Constraint, ConstraintOperator } from './constraints.ts';
-export { parseConstraint, isConstraint, nodeAttribute, nodeSatisfies, firstUnsatisfied } from './constraints.ts';
+export { parseConstraint, isConstraint, nodeSatisfies, firstUnsatisfied } from './constraints.ts';
 export { holdsClaim, isTerminal, isUnassigned, reportOutcome, reportableTaskStates, taskStates, type ReportOutcome } from './task-machine.ts';
 export { addResources, fitsWithin } from './resources.ts';

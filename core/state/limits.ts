@@ -3,6 +3,8 @@
 // except free-text messages from agents, which are cut to `messageChars` inside apply so that a
 // long error text can never make a terminal report be refused.
 
+import { constraintLimits } from '../scheduler/constraints.ts';
+
 export const stateLimits = {
   idChars: 64,
   /** Secret and volume names. Service, ingress and certificate names are DNS labels (63). */
@@ -17,10 +19,11 @@ export const stateLimits = {
   envEntries: 256,
   envValueChars: 32_768,
   labels: 64,
-  labelKeyChars: 128,
+  /** Label keys and constraint texts are bounded by the constraint language they are named in. */
+  labelKeyChars: constraintLimits.labelKeyChars,
   labelValueChars: 256,
   constraints: 32,
-  constraintChars: 256,
+  constraintChars: constraintLimits.textChars,
   preferences: 8,
   ports: 64,
   mounts: 32,

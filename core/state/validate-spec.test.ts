@@ -55,14 +55,19 @@ test('replicas must be an integer in range and the mode known', () => {
 });
 
 test('constraints must be KEY==VALUE or KEY!=VALUE over known node attributes', () => {
+  // The messages are the constraint language's own (core/scheduler/constraints.ts), as the scheduler shows them.
+  const forms = 'expected one of node.id==ID, node.hostname==NAME, node.role==manager|worker|hybrid, node.labels.KEY==VALUE (each also with !=)';
   const refusedConstraint = (constraint: string, message: string) =>
     refused({ placement: { constraints: [constraint], preferences: [] } }, message);
-  refusedConstraint('node.labels.zone=east', 'constraint "node.labels.zone=east" is invalid: expected KEY==VALUE or KEY!=VALUE');
-  refusedConstraint('node.color==red', 'constraint "node.color==red" is invalid: KEY must be node.id, node.hostname, node.role or node.labels.<label>');
-  refusedConstraint('node.role==boss', 'constraint "node.role==boss" is invalid: node.role is one of manager, worker, hybrid; got "boss"');
-  refusedConstraint('node.id== ', 'constraint "node.id== " is invalid: VALUE must not be empty');
+  refusedConstraint('node.labels.zone=east', `invalid placement constraint "node.labels.zone=east": it has no operator ('==' or '!='); ${forms}`);
+  refusedConstraint('node.color==red', `invalid placement constraint "node.color==red": unknown attribute "node.color"; ${forms}`);
+  refusedConstraint('node.role==boss', `invalid placement constraint "node.role==boss": node.role is one of manager, worker or hybrid, not "boss"; ${forms}`);
+  refusedConstraint('node.id== ', `invalid placement constraint "node.id== ": the value after '==' is missing; ${forms}`);
+  refusedConstraint('node.hostname==edge 1', `invalid placement constraint "node.hostname==edge 1": the value "edge 1" may not contain spaces, '=' or '!' (one operator per constraint); ${forms}`);
   refused({ placement: { constraints: [], preferences: [{ spread: 'zone' }] } },
-    'placement.preferences[0].spread "zone" is invalid: KEY must be node.id, node.hostname, node.role or node.labels.<label>');
+    'invalid spread preference "zone": unknown attribute "zone"; expected node.labels.KEY, node.id, node.hostname or node.role');
+  refused({ placement: { constraints: [], preferences: [{ spread: ' node.role' }] } },
+    'invalid spread preference " node.role": it has spaces around the attribute; expected node.labels.KEY, node.id, node.hostname or node.role');
 });
 
 test('resources are non-negative integers and limits are 0 or at least the reservation', () => {

@@ -7,8 +7,8 @@ import {
   checkArray, checkBoolean, checkDnsLabel, checkEach, checkEnum, checkInteger, checkNumber, checkObjectName,
   checkRecord, checkResources, checkString, describe, isRecord, type Check,
 } from './checks.ts';
-import { isConstraint, nodeAttributeKeyError, parseConstraint } from './constraints.ts';
-import { invalidArgument } from './errors.ts';
+import { isConstraint, parseConstraint, parseSpread } from './constraints.ts';
+import { invalidArgument, isStateError } from './errors.ts';
 import { stateLimits as limits } from './limits.ts';
 
 const durationMax = limits.durationMs;
@@ -83,8 +83,8 @@ function checkPlacement(placement: unknown): Check {
     checkEach(preferences as unknown[], (item, i) => {
       const path = `placement.preferences[${i}].spread`;
       if (!isRecord(item) || typeof item.spread !== 'string') return invalidArgument(`${path} must be a string, got ${describe(item)}`);
-      const why = nodeAttributeKeyError(item.spread);
-      return why === null ? null : invalidArgument(`${path} ${describe(item.spread)} is invalid: ${why}`);
+      const parsed = parseSpread(item.spread);
+      return isStateError(parsed) ? parsed : null;
     })
   );
 }
