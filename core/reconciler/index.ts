@@ -1,0 +1,4 @@
+// The public surface of the reconciler.
+export { reconcile } from './reconciler.ts';
+export { defaultReconcilerConfig, validateReconcilerConfig, type ReconcileInput, type ReconcilerConfig } from './config.ts';
+export { jitter, restartDecision, endedOnItsOwn, type RestartDecision } from './restart.ts';

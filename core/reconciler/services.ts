@@ -1,0 +1,67 @@
+// The service controllers: replicated services keep slots 1..replicas (scaling down removes the
+// highest slots); global services keep one task per eligible node (nodes joining get one, tasks on
+// nodes that stop qualifying are shut down, down nodes' tasks orphaned). Both then share slot
+// maintenance and rolling updates (slots.ts). Tasks of removed services are shut down by the store.
+
+import { planGlobal } from '../scheduler/index.ts';
+import { isTerminal, type StateView } from '../state/index.ts';
+import type { NodeId, Service, Task, TaskId } from '../state/types.ts';
+import type { ReconcileInput } from './config.ts';
+import type { Plan } from './plan.ts';
+import { maintainSlots, progressUpdate, type Slot } from './slots.ts';
+import type { StoreSchedulerView } from './view.ts';
+
+const byAge = (a: Task, b: Task) => a.createdAtUs - b.createdAtUs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+export function reconcileReplicated(state: StateView, service: Service, replicas: number, input: ReconcileInput, plan: Plan): void {
+  const bySlot = new Map<number, Task[]>();
+  for (const t of state.tasksOfService(service.id)) {
+    if (t.slot === null) continue;
+    if (t.slot > replicas) {
+      if (t.desiredState === 'running' && !isTerminal(t.observedState)) plan.shutdown(t.id);
+      continue;
+    }
+    const list = bySlot.get(t.slot) ?? [];
+    list.push(t);
+    bySlot.set(t.slot, list);
+  }
+  const slots: Slot[] = [];
+  for (let slot = 1; slot <= replicas; slot++) {
+    const tasks = (bySlot.get(slot) ?? []).sort(byAge);
+    slots.push({
+      key: String(slot),
+      tasks,
+      newTask: (id, restartCount) => ({ id: id as TaskId, serviceId: service.id, slot, nodeId: null, specVersion: service.specVersion, restartCount }),
+    });
+  }
+  const outdated = maintainSlots(state, service, slots, input, plan);
+  progressUpdate(service, slots, outdated, input, plan);
+}
+
+export function reconcileGlobal(state: StateView, view: StoreSchedulerView, service: Service, input: ReconcileInput, plan: Plan): void {
+  const tasks = state.tasksOfService(service.id);
+  const global = planGlobal(view, service, tasks);
+  if (global.error !== null) return;
+  for (const removal of global.tasksToRemove) {
+    if (removal.cause === 'node-down' || removal.cause === 'node-removed') plan.orphan(removal.taskId, removal.reason);
+    else plan.shutdown(removal.taskId);
+  }
+  const removed = new Set(global.tasksToRemove.map((r) => r.taskId));
+  const byNode = new Map<NodeId, Task[]>();
+  for (const t of tasks) {
+    if (t.nodeId === null || removed.has(t.id)) continue;
+    const list = byNode.get(t.nodeId) ?? [];
+    list.push(t);
+    byNode.set(t.nodeId, list);
+  }
+  // A slot per node that should run the service: eligible nodes lacking a task, and nodes keeping one.
+  const liveNodes = tasks.filter((t) => t.nodeId !== null && !removed.has(t.id) && t.desiredState === 'running' && !isTerminal(t.observedState)).map((t) => t.nodeId!);
+  const slotNodes = [...new Set<NodeId>([...global.nodesLackingTask, ...liveNodes])].sort();
+  const slots: Slot[] = slotNodes.map((nodeId) => ({
+    key: nodeId,
+    tasks: (byNode.get(nodeId) ?? []).sort(byAge),
+    newTask: (id, restartCount) => ({ id: id as TaskId, serviceId: service.id, slot: null, nodeId, specVersion: service.specVersion, restartCount }),
+  }));
+  const outdated = maintainSlots(state, service, slots, input, plan);
+  progressUpdate(service, slots, outdated, input, plan);
+}

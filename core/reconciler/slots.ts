@@ -1,0 +1,167 @@
+// Slot maintenance, shared by replicated services (a slot is 1..replicas) and global services (a
+// slot is a node): exactly one live task per slot, replaced by the restart policy when it ends, moved
+// off down and drained nodes, and replaced batch by batch during a rolling update (stop-first or
+// start-first, `parallelism` slots at a time, `delay` between batches, failure ratio checked with
+// its action). Everything is derived from the store on every pass: a new leader continues an update
+// exactly where the old one left it, and nothing is done twice.
+
+import { isTerminal, type StateView } from '../state/index.ts';
+import type { NewTask } from '../state/commands.ts';
+import type { Service, Task, UpdateConfig } from '../state/types.ts';
+import type { ReconcileInput } from './config.ts';
+import type { Plan } from './plan.ts';
+import { endedOnItsOwn, restartDecision } from './restart.ts';
+
+export interface Slot {
+  readonly key: string;
+  /** All tasks of the slot, oldest first. */
+  readonly tasks: readonly Task[];
+  /** The task to create when the slot needs one. */
+  newTask(id: string, restartCount: number): NewTask;
+}
+
+const notStarted: ReadonlySet<string> = new Set(['new', 'pending', 'assigned', 'starting']);
+const isLive = (t: Task) => t.desiredState === 'running' && !isTerminal(t.observedState);
+
+/** The update being carried out, if any: its config and whether it is a rollback. */
+export function activeUpdate(service: Service): { config: UpdateConfig; rollback: boolean } | null {
+  const state = service.updateStatus?.state;
+  if (state === 'updating') return { config: service.spec.update, rollback: false };
+  if (state === 'rolling-back') return { config: service.spec.rollback, rollback: true };
+  return null;
+}
+
+/**
+ * Keep each slot healthy. Returns the slots whose only live task runs an older spec version, which
+ * the update controller may replace.
+ */
+export function maintainSlots(state: StateView, service: Service, slots: readonly Slot[], input: ReconcileInput, plan: Plan): Slot[] {
+  const outdated: Slot[] = [];
+  const startFirst = activeUpdate(service)?.config.order === 'start-first';
+  for (const slot of slots) {
+    const live = slot.tasks.filter(isLive).filter((t) => !leaveNode(state, t, plan));
+    if (live.length === 0) {
+      refill(service, slot, input, plan);
+      continue;
+    }
+    const keep = chooseKept(live, service.specVersion, startFirst);
+    for (const t of live) if (!keep.includes(t)) plan.shutdown(t.id);
+    if (keep.every((t) => t.specVersion !== service.specVersion)) outdated.push(slot);
+  }
+  return outdated;
+}
+
+/** Orphan a task whose node is gone or down, drain one off a drained node. True when it leaves. */
+function leaveNode(state: StateView, task: Task, plan: Plan): boolean {
+  if (task.nodeId === null) return false;
+  const node = state.node(task.nodeId);
+  if (node === null || node.status === 'down') {
+    plan.orphan(task.id, node === null ? `node ${task.nodeId} was removed` : `node ${node.id} is down`);
+    return true;
+  }
+  if (node.availability === 'drain') {
+    plan.shutdown(task.id);
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Which live tasks of a slot stay: one, except during a start-first update where a new-version task
+ * that has not started yet keeps the old running one beside it until it runs.
+ */
+function chooseKept(live: Task[], specVersion: number, startFirst: boolean): Task[] {
+  const current = live.filter((t) => t.specVersion === specVersion);
+  const running = (t: Task) => t.observedState === 'running';
+  const currentRunning = current.find(running);
+  if (currentRunning) return [currentRunning];
+  const newest = (ts: Task[]) => ts[ts.length - 1]!;
+  if (current.length > 0) {
+    const oldRunning = live.filter((t) => t.specVersion !== specVersion && running(t));
+    return startFirst && oldRunning.length > 0 ? [newest(current), newest(oldRunning)] : [newest(current)];
+  }
+  const anyRunning = live.filter(running);
+  return [anyRunning.length > 0 ? newest(anyRunning) : newest(live)];
+}
+
+function refill(service: Service, slot: Slot, input: ReconcileInput, plan: Plan): void {
+  const ended = slot.tasks.filter((t) => isTerminal(t.observedState) || t.desiredState === 'shutdown');
+  if (ended.length === 0) {
+    plan.create(slot.newTask(input.newId('t'), 0));
+    return;
+  }
+  const finished = ended.filter((t) => isTerminal(t.observedState));
+  if (finished.length === 0) {
+    // Being shut down (drain, update, node trouble): its replacement starts now.
+    plan.create(slot.newTask(input.newId('t'), ended[ended.length - 1]!.restartCount));
+    return;
+  }
+  const decision = restartDecision(service.spec.restartPolicy, finished, input.nowUs, input.config);
+  if (decision.replace && decision.atUs <= input.nowUs) plan.create(slot.newTask(input.newId('t'), decision.restartCount));
+}
+
+/** One step of a rolling update over the outdated slots (after maintainSlots). */
+export function progressUpdate(service: Service, slots: readonly Slot[], outdated: readonly Slot[], input: ReconcileInput, plan: Plan): void {
+  const update = activeUpdate(service);
+  if (update === null) return;
+  const { config } = update;
+  const total = slots.length;
+  const since = service.updateStatus!.startedAtUs;
+  const newTasks = slots.flatMap((s) => s.tasks).filter((t) => t.specVersion === service.specVersion && t.createdAtUs >= since);
+  const failures = newTasks.filter((t) => endedOnItsOwn(t) && t.observedState !== 'complete').length;
+  if (total > 0 && failures / total > config.maxFailureRatio && config.failureAction !== 'continue') {
+    failUpdate(service, update.rollback || config.failureAction === 'pause', failures, total, input, plan);
+    return;
+  }
+  const inProgress = slots.filter((s) => slotInProgress(s, service.specVersion)).length;
+  if (outdated.length === 0) {
+    if (inProgress === 0 && monitorOver(newTasks, config, input.nowUs)) completeUpdate(service, update.rollback, input, plan);
+    return;
+  }
+  if (inProgress > 0 || !delayOver(newTasks, config, input.nowUs)) return;
+  const parallelism = config.parallelism === 0 ? outdated.length : config.parallelism;
+  for (const slot of outdated.slice(0, parallelism)) {
+    const old = slot.tasks.filter(isLive);
+    if (config.order === 'stop-first') for (const t of old) plan.shutdown(t.id);
+    plan.create(slot.newTask(input.newId('t'), old[old.length - 1]?.restartCount ?? 0));
+  }
+}
+
+/** An updated slot not yet settled: its new task has not started, or its old task still stops. */
+function slotInProgress(slot: Slot, specVersion: number): boolean {
+  const older = slot.tasks.filter((t) => t.specVersion !== specVersion);
+  if (older.length === 0) return false;
+  const stopping = older.some((t) => t.desiredState === 'shutdown' && !isTerminal(t.observedState));
+  const starting = slot.tasks.some((t) => t.specVersion === specVersion && isLive(t) && notStarted.has(t.observedState));
+  return stopping || starting;
+}
+
+function lastStartUs(newTasks: readonly Task[]): number {
+  let last = 0;
+  for (const t of newTasks) if (t.observedState === 'running' && t.updatedAtUs > last) last = t.updatedAtUs;
+  return last;
+}
+
+function delayOver(newTasks: readonly Task[], config: UpdateConfig, nowUs: number): boolean {
+  return newTasks.length === 0 || nowUs >= lastStartUs(newTasks) + config.delayMs * 1000;
+}
+
+function monitorOver(newTasks: readonly Task[], config: UpdateConfig, nowUs: number): boolean {
+  return nowUs >= lastStartUs(newTasks) + config.monitorMs * 1000;
+}
+
+function failUpdate(service: Service, pause: boolean, failures: number, total: number, input: ReconcileInput, plan: Plan): void {
+  const message = `${failures} of ${total} updated tasks failed, above the allowed failure ratio`;
+  if (pause) {
+    plan.other.push({ type: 'service-set-update-status', id: service.id, specVersion: service.specVersion, state: 'paused', message, atUs: input.nowUs });
+  } else {
+    plan.other.push({ type: 'service-rollback', id: service.id, version: service.version, message: `rolled back: ${message}`, atUs: input.nowUs });
+  }
+}
+
+function completeUpdate(service: Service, rollback: boolean, input: ReconcileInput, plan: Plan): void {
+  plan.other.push({
+    type: 'service-set-update-status', id: service.id, specVersion: service.specVersion, state: rollback ? 'rolled-back' : 'completed',
+    message: rollback ? 'rollback completed' : 'update completed', atUs: input.nowUs,
+  });
+}
