@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { Harness } from '../core/raft/harness.ts';
 import type { BenchmarkArgs } from './cli.ts';
 import { assertAllApplied, measure, raftParameters, run as runRaft } from './raft.ts';
+import { reconcileParameters, run as runReconcile } from './reconcile.ts';
 import { run as runScheduler, schedulerParameters } from './scheduler.ts';
 import { percentile, run as runSim, simParameters } from './sim.ts';
 
@@ -92,5 +93,32 @@ describe('bench scheduler', () => {
     assert.throws(() => schedulerParameters({ runs: 0 }), /runs must be an integer >= 1/);
     assert.throws(() => schedulerParameters({ nodes: 2.5 }), /nodes must be an integer/);
     assert.doesNotThrow(() => schedulerParameters({ warmUpRuns: 0, backgroundTasksPerNode: 0 }));
+  });
+});
+
+describe('bench reconcile', () => {
+  it('returns the idle and node-down fields for a tiny converged store', async () => {
+    const results = await runReconcile(quietArgs(), {
+      nodes: 12, services: 6, replicasPerService: 3, nodesDown: 3, runs: 2, warmUpRuns: 1, nodeDownRuns: 1, nodeDownWarmUpRuns: 1,
+    });
+    assert.equal(results.tasks, 18);
+    for (const key of ['idleMs', 'idleMinMs', 'idleMaxMs', 'nodeDownDetectMs', 'nodeDownMs', 'storeApplyMs', 'nodeDownPlaceMs']) {
+      assert.equal(typeof results[key], 'number', key);
+      assert.ok((results[key] as number) >= 0, key);
+    }
+    assert.equal(results.nodeDownDetectCommands, 3, 'the detect pass marks exactly the silent nodes down');
+    const displaced = results.tasksDisplaced as number;
+    assert.ok(displaced > 0);
+    assert.equal(results.nodeDownTasksOrphaned, displaced);
+    assert.equal(results.nodeDownTasksCreated, displaced);
+    assert.equal(results.nodeDownTasksPlaced, displaced);
+    assert.equal(results.nodeDownCommands, displaced + 1, 'one orphaned report per task plus one task-create');
+  });
+
+  it('refuses bad parameters before running anything', () => {
+    assert.throws(() => reconcileParameters({ runs: 0 }), /runs must be an integer >= 1/);
+    assert.throws(() => reconcileParameters({ nodes: 10, nodesDown: 10 }), /nodesDown must be below nodes/);
+    assert.throws(() => reconcileParameters({ replicasPerService: 10_001 }), /replicasPerService must be at most 10000/);
+    assert.doesNotThrow(() => reconcileParameters({ warmUpRuns: 0, nodeDownWarmUpRuns: 0 }));
   });
 });

@@ -8,10 +8,16 @@ import type { Service, Task } from '../state/types.ts';
 import type { Plan } from './plan.ts';
 import type { StoreSchedulerView } from './view.ts';
 
-export function placeWaitingTasks(state: StateView, view: StoreSchedulerView, service: Service, plan: Plan): void {
-  const waiting: Task[] = state.tasksOfService(service.id).filter(
-    (t) => t.desiredState === 'running' && isUnassigned(t.observedState) && t.specVersion === service.specVersion,
-  );
+/** The service's tasks that wait for a node, from its tasks in the store; empty in a settled cluster. */
+export function waitingTasks(service: Service, tasks: readonly Task[]): Task[] {
+  const waiting: Task[] = [];
+  for (const t of tasks) {
+    if (t.desiredState === 'running' && isUnassigned(t.observedState) && t.specVersion === service.specVersion) waiting.push(t);
+  }
+  return waiting;
+}
+
+export function placeWaitingTasks(state: StateView, view: StoreSchedulerView, service: Service, waiting: readonly Task[], plan: Plan): void {
   if (waiting.length === 0 || plan.full()) return;
   for (const decision of schedule(view, service, waiting)) {
     if (decision.type === 'placed') {

@@ -4,7 +4,7 @@
 // pass, and the pass stops adding work at its bound.
 
 import type { DesiredChange, NewTask, PendingReason, StateCommand, TaskAssignment } from '../state/commands.ts';
-import type { TaskId } from '../state/types.ts';
+import type { ServiceId, TaskId } from '../state/types.ts';
 
 export class Plan {
   readonly creates: NewTask[] = [];
@@ -48,6 +48,15 @@ export class Plan {
     if (this.touched.has(reason.taskId)) return;
     this.touched.add(reason.taskId);
     this.reasons.push(reason);
+  }
+
+  /**
+   * The service is being rolled back in this pass: the tasks planned for it would carry the spec
+   * version it is leaving, which the store refuses once the rollback applies. The next pass creates
+   * them with the restored version.
+   */
+  dropCreatesOf(serviceId: ServiceId): void {
+    for (let i = this.creates.length - 1; i >= 0; i--) if (this.creates[i]!.serviceId === serviceId) this.creates.splice(i, 1);
   }
 
   commands(): StateCommand[] {

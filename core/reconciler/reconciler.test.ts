@@ -175,3 +175,17 @@ test('a new leader continues an update where the old one left it, creating nothi
   const created = w.state.tasksOfService(sid('web')).length;
   assert.equal(created, 8, 'four original tasks and exactly one replacement each');
 });
+
+test('a pass that marks a node down places nothing on it, so no batch is refused', () => {
+  const w = world(3);
+  w.run(2);
+  w.apply(createService('web', { mode: { type: 'replicated', replicas: 3 } }));
+  w.pass(); // creates the tasks while every node is alive
+  w.dead.add(nid('n1'));
+  w.nowUs += 6_000_000; // n1 is silent past the heartbeat timeout
+  w.work(); // the live workers heartbeat (nothing is assigned yet)
+  const commands = w.pass(); // marks n1 down and places the tasks: every command must apply
+  assert.ok(commands.some((c) => c.type === 'node-set-status'));
+  const assign = commands.find((c) => c.type === 'task-assign');
+  assert.ok(assign && assign.type === 'task-assign' && assign.assignments.every((a) => a.nodeId !== nid('n1')));
+});

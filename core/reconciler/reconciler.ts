@@ -6,9 +6,10 @@
 
 import type { StateCommand } from '../state/commands.ts';
 import { validateCommand, type StateView } from '../state/index.ts';
+import type { Service, Task } from '../state/types.ts';
 import { validateReconcilerConfig, type ReconcileInput } from './config.ts';
 import { reconcileNodes } from './nodes.ts';
-import { placeWaitingTasks } from './placement.ts';
+import { placeWaitingTasks, waitingTasks } from './placement.ts';
 import { Plan } from './plan.ts';
 import { reconcileGlobal, reconcileReplicated } from './services.ts';
 import { StoreSchedulerView } from './view.ts';
@@ -16,14 +17,21 @@ import { StoreSchedulerView } from './view.ts';
 export function reconcile(state: StateView, input: ReconcileInput): StateCommand[] {
   validateReconcilerConfig(input.config);
   const plan = new Plan(input.nowUs, input.config.maxTasksPerPass);
-  reconcileNodes(state, input, plan);
-  const view = new StoreSchedulerView(state);
+  const goingDown = reconcileNodes(state, input, plan);
+  const view = new StoreSchedulerView(state, goingDown);
+  // The store does not change during a pass, so each service's tasks are read once, and the tasks
+  // waiting for a node are picked out then for placement after every service was reconciled.
+  const waiting: { service: Service; tasks: Task[] }[] = [];
   for (const service of state.services()) {
-    if (service.spec.mode.type === 'replicated') reconcileReplicated(state, service, service.spec.mode.replicas, input, plan);
-    else reconcileGlobal(state, view, service, input, plan);
+    const tasks = state.tasksOfService(service.id);
+    if (service.spec.mode.type === 'replicated') reconcileReplicated(state, service, tasks, service.spec.mode.replicas, input, plan);
+    else reconcileGlobal(state, view, service, tasks, input, plan);
+    const serviceWaiting = waitingTasks(service, tasks);
+    if (serviceWaiting.length > 0) waiting.push({ service, tasks: serviceWaiting });
   }
-  for (const service of state.services()) placeWaitingTasks(state, view, service, plan);
-  return plan.commands().flatMap((command) => validOnly(state, command));
+  for (const { service, tasks } of waiting) placeWaitingTasks(state, view, service, tasks, plan);
+  const commands = plan.commands();
+  return commands.length === 0 ? commands : commands.flatMap((command) => validOnly(state, command));
 }
 
 /** Bound on items dropped from one batch before the whole batch is given up for this pass. */

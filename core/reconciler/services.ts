@@ -5,7 +5,7 @@
 
 import { planGlobal } from '../scheduler/index.ts';
 import { isTerminal, type StateView } from '../state/index.ts';
-import type { NodeId, Service, Task, TaskId } from '../state/types.ts';
+import type { NodeId, Service, Task } from '../state/types.ts';
 import type { ReconcileInput } from './config.ts';
 import type { Plan } from './plan.ts';
 import { maintainSlots, progressUpdate, type Slot } from './slots.ts';
@@ -13,9 +13,10 @@ import type { StoreSchedulerView } from './view.ts';
 
 const byAge = (a: Task, b: Task) => a.createdAtUs - b.createdAtUs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
-export function reconcileReplicated(state: StateView, service: Service, replicas: number, input: ReconcileInput, plan: Plan): void {
+/** `tasks` are the service's tasks in the store (state.tasksOfService), read once per pass. */
+export function reconcileReplicated(state: StateView, service: Service, tasks: readonly Task[], replicas: number, input: ReconcileInput, plan: Plan): void {
   const bySlot = new Map<number, Task[]>();
-  for (const t of state.tasksOfService(service.id)) {
+  for (const t of tasks) {
     if (t.slot === null) continue;
     if (t.slot > replicas) {
       if (t.desiredState === 'running' && !isTerminal(t.observedState)) plan.shutdown(t.id);
@@ -27,19 +28,14 @@ export function reconcileReplicated(state: StateView, service: Service, replicas
   }
   const slots: Slot[] = [];
   for (let slot = 1; slot <= replicas; slot++) {
-    const tasks = (bySlot.get(slot) ?? []).sort(byAge);
-    slots.push({
-      key: String(slot),
-      tasks,
-      newTask: (id, restartCount) => ({ id: id as TaskId, serviceId: service.id, slot, nodeId: null, specVersion: service.specVersion, restartCount }),
-    });
+    const slotTasks = bySlot.get(slot);
+    slots.push({ key: String(slot), tasks: slotTasks === undefined ? [] : slotTasks.length > 1 ? slotTasks.sort(byAge) : slotTasks, slot, nodeId: null });
   }
   const outdated = maintainSlots(state, service, slots, input, plan);
   progressUpdate(service, slots, outdated, input, plan);
 }
 
-export function reconcileGlobal(state: StateView, view: StoreSchedulerView, service: Service, input: ReconcileInput, plan: Plan): void {
-  const tasks = state.tasksOfService(service.id);
+export function reconcileGlobal(state: StateView, view: StoreSchedulerView, service: Service, tasks: readonly Task[], input: ReconcileInput, plan: Plan): void {
   const global = planGlobal(view, service, tasks);
   if (global.error !== null) return;
   for (const removal of global.tasksToRemove) {
@@ -57,11 +53,7 @@ export function reconcileGlobal(state: StateView, view: StoreSchedulerView, serv
   // A slot per node that should run the service: eligible nodes lacking a task, and nodes keeping one.
   const liveNodes = tasks.filter((t) => t.nodeId !== null && !removed.has(t.id) && t.desiredState === 'running' && !isTerminal(t.observedState)).map((t) => t.nodeId!);
   const slotNodes = [...new Set<NodeId>([...global.nodesLackingTask, ...liveNodes])].sort();
-  const slots: Slot[] = slotNodes.map((nodeId) => ({
-    key: nodeId,
-    tasks: (byNode.get(nodeId) ?? []).sort(byAge),
-    newTask: (id, restartCount) => ({ id: id as TaskId, serviceId: service.id, slot: null, nodeId, specVersion: service.specVersion, restartCount }),
-  }));
+  const slots: Slot[] = slotNodes.map((nodeId) => ({ key: nodeId, tasks: (byNode.get(nodeId) ?? []).sort(byAge), slot: null, nodeId }));
   const outdated = maintainSlots(state, service, slots, input, plan);
   progressUpdate(service, slots, outdated, input, plan);
 }

@@ -7,21 +7,32 @@
 
 import { isTerminal, type StateView } from '../state/index.ts';
 import type { NewTask } from '../state/commands.ts';
-import type { Service, Task, UpdateConfig } from '../state/types.ts';
+import type { NodeId, Service, Task, TaskId, UpdateConfig } from '../state/types.ts';
 import type { ReconcileInput } from './config.ts';
 import type { Plan } from './plan.ts';
 import { endedOnItsOwn, restartDecision } from './restart.ts';
 
+// A pass visits every slot of every service, so the per-slot path allocates little and creates no
+// closures (under tsx every named closure also costs a defineProperty of its name).
 export interface Slot {
   readonly key: string;
   /** All tasks of the slot, oldest first. */
   readonly tasks: readonly Task[];
-  /** The task to create when the slot needs one. */
-  newTask(id: string, restartCount: number): NewTask;
+  /** Replicated services: the slot number; global: null. */
+  readonly slot: number | null;
+  /** Global services: the node the slot stands for; replicated: null (the scheduler assigns). */
+  readonly nodeId: NodeId | null;
+}
+
+/** The task to create when the slot needs one. */
+function newTask(service: Service, slot: Slot, id: string, restartCount: number): NewTask {
+  return { id: id as TaskId, serviceId: service.id, slot: slot.slot, nodeId: slot.nodeId, specVersion: service.specVersion, restartCount };
 }
 
 const notStarted: ReadonlySet<string> = new Set(['new', 'pending', 'assigned', 'starting']);
 const isLive = (t: Task) => t.desiredState === 'running' && !isTerminal(t.observedState);
+const isRunning = (t: Task) => t.observedState === 'running';
+const newest = (ts: readonly Task[]) => ts[ts.length - 1]!;
 
 /** The update being carried out, if any: its config and whether it is a rollback. */
 export function activeUpdate(service: Service): { config: UpdateConfig; rollback: boolean } | null {
@@ -39,16 +50,22 @@ export function maintainSlots(state: StateView, service: Service, slots: readonl
   const outdated: Slot[] = [];
   const startFirst = activeUpdate(service)?.config.order === 'start-first';
   for (const slot of slots) {
-    const live = slot.tasks.filter(isLive).filter((t) => !leaveNode(state, t, plan));
+    const live: Task[] = [];
+    for (const t of slot.tasks) if (isLive(t) && !leaveNode(state, t, plan)) live.push(t);
     if (live.length === 0) {
       refill(service, slot, input, plan);
       continue;
     }
     const keep = chooseKept(live, service.specVersion, startFirst);
-    for (const t of live) if (!keep.includes(t)) plan.shutdown(t.id);
-    if (keep.every((t) => t.specVersion !== service.specVersion)) outdated.push(slot);
+    if (keep !== live) for (const t of live) if (!keep.includes(t)) plan.shutdown(t.id);
+    if (noneOfVersion(keep, service.specVersion)) outdated.push(slot);
   }
   return outdated;
+}
+
+function noneOfVersion(tasks: readonly Task[], specVersion: number): boolean {
+  for (const t of tasks) if (t.specVersion === specVersion) return false;
+  return true;
 }
 
 /** Orphan a task whose node is gone or down, drain one off a drained node. True when it leaves. */
@@ -68,36 +85,36 @@ function leaveNode(state: StateView, task: Task, plan: Plan): boolean {
 
 /**
  * Which live tasks of a slot stay: one, except during a start-first update where a new-version task
- * that has not started yet keeps the old running one beside it until it runs.
+ * that has not started yet keeps the old running one beside it until it runs. Returns `live` itself
+ * when all of it stays (the settled slot: one current task, running).
  */
 function chooseKept(live: Task[], specVersion: number, startFirst: boolean): Task[] {
+  if (live.length === 1 && live[0]!.specVersion === specVersion && isRunning(live[0]!)) return live;
   const current = live.filter((t) => t.specVersion === specVersion);
-  const running = (t: Task) => t.observedState === 'running';
-  const currentRunning = current.find(running);
+  const currentRunning = current.find(isRunning);
   if (currentRunning) return [currentRunning];
-  const newest = (ts: Task[]) => ts[ts.length - 1]!;
   if (current.length > 0) {
-    const oldRunning = live.filter((t) => t.specVersion !== specVersion && running(t));
+    const oldRunning = live.filter((t) => t.specVersion !== specVersion && isRunning(t));
     return startFirst && oldRunning.length > 0 ? [newest(current), newest(oldRunning)] : [newest(current)];
   }
-  const anyRunning = live.filter(running);
+  const anyRunning = live.filter(isRunning);
   return [anyRunning.length > 0 ? newest(anyRunning) : newest(live)];
 }
 
 function refill(service: Service, slot: Slot, input: ReconcileInput, plan: Plan): void {
   const ended = slot.tasks.filter((t) => isTerminal(t.observedState) || t.desiredState === 'shutdown');
   if (ended.length === 0) {
-    plan.create(slot.newTask(input.newId('t'), 0));
+    plan.create(newTask(service, slot, input.newId('t'), 0));
     return;
   }
   const finished = ended.filter((t) => isTerminal(t.observedState));
   if (finished.length === 0) {
     // Being shut down (drain, update, node trouble): its replacement starts now.
-    plan.create(slot.newTask(input.newId('t'), ended[ended.length - 1]!.restartCount));
+    plan.create(newTask(service, slot, input.newId('t'), ended[ended.length - 1]!.restartCount));
     return;
   }
   const decision = restartDecision(service.spec.restartPolicy, finished, input.nowUs, input.config);
-  if (decision.replace && decision.atUs <= input.nowUs) plan.create(slot.newTask(input.newId('t'), decision.restartCount));
+  if (decision.replace && decision.atUs <= input.nowUs) plan.create(newTask(service, slot, input.newId('t'), decision.restartCount));
 }
 
 /** One step of a rolling update over the outdated slots (after maintainSlots). */
@@ -123,7 +140,7 @@ export function progressUpdate(service: Service, slots: readonly Slot[], outdate
   for (const slot of outdated.slice(0, parallelism)) {
     const old = slot.tasks.filter(isLive);
     if (config.order === 'stop-first') for (const t of old) plan.shutdown(t.id);
-    plan.create(slot.newTask(input.newId('t'), old[old.length - 1]?.restartCount ?? 0));
+    plan.create(newTask(service, slot, input.newId('t'), old[old.length - 1]?.restartCount ?? 0));
   }
 }
 
@@ -156,6 +173,7 @@ function failUpdate(service: Service, pause: boolean, failures: number, total: n
     plan.other.push({ type: 'service-set-update-status', id: service.id, specVersion: service.specVersion, state: 'paused', message, atUs: input.nowUs });
   } else {
     plan.other.push({ type: 'service-rollback', id: service.id, version: service.version, message: `rolled back: ${message}`, atUs: input.nowUs });
+    plan.dropCreatesOf(service.id);
   }
 }
 

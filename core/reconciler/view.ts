@@ -12,7 +12,10 @@ export class StoreSchedulerView implements SchedulerView {
   private readonly addedPorts = new Set<string>();
   private readonly boundVolumes = new Map<string, NodeId>();
 
-  constructor(private readonly state: StateView) {}
+  private nodeList: readonly ClusterNode[] | null = null;
+
+  /** `goingDown`: nodes this pass marks down; placement must already see them so. */
+  constructor(private readonly state: StateView, private readonly goingDown: ReadonlySet<NodeId> = new Set()) {}
 
   /** Account for a placement decided in this pass, so later services in the pass see it. */
   place(node: NodeId, service: Service): void {
@@ -27,7 +30,11 @@ export class StoreSchedulerView implements SchedulerView {
   }
 
   nodes(): readonly ClusterNode[] {
-    return this.state.nodes();
+    if (this.nodeList === null) {
+      const nodes = this.state.nodes();
+      this.nodeList = this.goingDown.size === 0 ? nodes : nodes.map((n) => (this.goingDown.has(n.id) ? { ...n, status: 'down' as const } : n));
+    }
+    return this.nodeList;
   }
 
   reserved(node: NodeId): Resources {
