@@ -222,6 +222,11 @@ export class SimRuntime {
     this.epoch++;
   }
 
+  /** Whether the task's container runs now: list() for one task, without copying or sorting. */
+  isRunning(taskId: TaskId): boolean {
+    return this.containers.get(taskId)?.state === 'running';
+  }
+
   /** What a restarted agent finds (the machine kept running, only the agent restarted). */
   list(): ContainerStatus[] {
     return [...this.containers.entries()]
