@@ -113,11 +113,7 @@ test('the same seed gives the same run: trace hash, final store and operator log
   assert.notEqual(other.result?.traceHash, a.result!.traceHash, 'another seed gives another run');
 });
 
-test('an agent restarted while cut off from the managers keeps every container exit it is told of', {
-  todo: 'core/agent bug: after adopt(), Agent.onRuntimeEvent drops events for adopted containers not yet matched with assignments ' +
-    '(no record yet), then matches the stale inventory ("running") when assignments arrive, so the exit is lost and the task never restarts. ' +
-    'The worker shell works around it by adopting with its first view (adoptOn: first-view)',
-}, () => {
+test('an agent restarted while cut off from the managers keeps every container exit it is told of', () => {
   const worker = { ...defaultWorldOptions.worker, adoptOn: 'restart' as const };
   const { error } = runWorld('20', orchestrationFaultClasses, { worker });
   assert.equal(error, null, `${error?.message} (${replay('20', orchestrationFaultClasses, ", worker: { ...defaultWorkerConfig, adoptOn: 'restart' }")})`);

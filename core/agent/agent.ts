@@ -75,7 +75,12 @@ export class Agent {
   onRuntimeEvent(event: RuntimeEvent, nowUs: number): void {
     this.observe(nowUs);
     const r = this.records.get(event.taskId);
-    if (r === undefined) return; // an outcome for a task already cleaned up and forgotten
+    if (r === undefined) {
+      // Adopted but not yet matched with assignments: keep the inventory true to the runtime;
+      // otherwise an outcome for a task already cleaned up and forgotten.
+      this.updateInventory(event);
+      return;
+    }
     switch (event.type) {
       case 'pulled': onPulled(this.lifecycle, r, event.ok, event.error, nowUs); break;
       case 'created': onCreated(this.lifecycle, r, event.ok, event.error, nowUs); break;
@@ -182,6 +187,14 @@ export class Agent {
 
   // ---------------------------------------------------------------------------------------------
   // Assignments and inventory.
+
+  /** A container adopted after a restart changed before its assignment arrived. */
+  private updateInventory(event: RuntimeEvent): void {
+    const c = this.inventory?.get(event.taskId);
+    if (c === undefined) return;
+    if (event.type === 'exited') this.inventory!.set(event.taskId, { ...c, state: 'exited', exitCode: event.exitCode });
+    else if (event.type === 'removed') this.inventory!.delete(event.taskId);
+  }
 
   private applyAssignments(assignments: readonly Assignment[], nowUs: number): void {
     const inventory = this.inventory ?? new Map<TaskId, ContainerStatus>();
