@@ -2,3 +2,4 @@
 export { reconcile } from './reconciler.ts';
 export { defaultReconcilerConfig, validateReconcilerConfig, type ReconcileInput, type ReconcilerConfig } from './config.ts';
 export { jitter, restartDecision, endedOnItsOwn, type RestartDecision } from './restart.ts';
+export { defaultReaperConfig, reapableTasks, type ReaperConfig } from './history.ts';

@@ -12,7 +12,7 @@ import { defaultManagerConfig, type ManagerConfig } from './manager.ts';
 import type { OrchestrationChecks } from './observe.ts';
 import type { OperatorRecord } from './operator.ts';
 import type { ManagerMessage, WorkerMessage } from './protocol.ts';
-import { defaultReaperConfig, type ReaperConfig } from './reaper.ts';
+import { defaultReaperConfig, type ReaperConfig } from '../../core/reconciler/index.ts';
 import { defaultWorkerConfig, type RuntimeOrigin, type WorkerConfig } from './worker.ts';
 
 export interface OrchestrationWorldOptions {

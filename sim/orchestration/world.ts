@@ -21,7 +21,7 @@ import { drawOrchestrationPlan, managerCount, type OrchestrationPlan } from './f
 import { ManagerHost } from './manager.ts';
 import { digest, observe, observeService } from './observe.ts';
 import { Operator } from './operator.ts';
-import { reapableTasks, type ReaperConfig } from './reaper.ts';
+import { reapableTasks, type ReaperConfig } from '../../core/reconciler/index.ts';
 import { Nemesis } from './world-faults.ts';
 import { eventCodes, OrchestrationLivenessError, type OrchestrationResult, type OrchestrationWorldOptions, type WorldEvent } from './world-options.ts';
 import { SimWorker, type WorkerEnv } from './worker.ts';

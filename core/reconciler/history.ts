@@ -1,15 +1,14 @@
 // Task history compaction: which ended tasks the leader may remove from the store (task-remove).
-// Nothing in core/ proposes task-remove yet, so without this every task that ever ran stays in the
-// store, and reconcile passes, heartbeat answers and snapshots grow with the cluster's whole
-// history. This belongs beside the reconciler in core; it is a pure function of the store so it
-// can move there unchanged.
+// Without it every task that ever ran stays in the store, and reconcile passes, assignment views and
+// snapshots grow with the cluster's whole history (unbounded growth is a bug). The leader proposes
+// `task-remove` for these every few seconds.
 // Invariants: only terminal tasks are removed; the newest task of every slot (a replicated slot, or
 // a global service's node) stays, and so do the `keepEndedPerSlot` newest ended tasks of each slot
 // of a live service, which the restart policy reads (attempts in its window, the backoff streak);
 // every ended task of a removed service goes. At most `maxTasks` ids per answer, oldest first.
 
-import { isTerminal, type StateView } from '../../core/state/index.ts';
-import type { Task, TaskId } from '../../core/state/types.ts';
+import { isTerminal, type StateView } from '../state/index.ts';
+import type { Task, TaskId } from '../state/types.ts';
 
 export interface ReaperConfig {
   readonly everyUs: number;
