@@ -7,6 +7,7 @@
 
 import { Harness, type HarnessNode } from '../core/raft/harness.ts';
 import type { BenchmarkArgs } from './cli.ts';
+import { integerParameters } from './parameters.ts';
 
 export interface RaftBenchParameters {
   readonly clusterSizes: readonly number[];
@@ -56,11 +57,7 @@ export async function run(args: BenchmarkArgs, overrides: Partial<RaftBenchParam
 
 /** Defaults plus overrides, validated once. */
 export function raftParameters(overrides: Partial<RaftBenchParameters>): RaftBenchParameters {
-  const parameters: RaftBenchParameters = { ...defaultRaftParameters, ...overrides };
-  for (const key of ['entriesBatched', 'batchSize', 'entriesUnbatched', 'entriesWarmUp'] as const) {
-    const value = parameters[key];
-    if (!Number.isInteger(value) || value < 1) throw new RangeError(`raft benchmark parameter ${key} must be an integer >= 1, got ${String(value)}`);
-  }
+  const parameters = integerParameters('raft', defaultRaftParameters, overrides);
   if (parameters.batchSize > maxBatchSize) throw new RangeError(`raft benchmark batchSize must be at most ${maxBatchSize}, got ${parameters.batchSize}`);
   if (parameters.clusterSizes.length === 0 || parameters.clusterSizes.some((n) => !Number.isInteger(n) || n < 1)) {
     throw new RangeError(`raft benchmark clusterSizes must be a non-empty list of integers >= 1, got [${parameters.clusterSizes.join(', ')}]`);

@@ -20,6 +20,7 @@ import { createService, register } from '../core/state/testing.ts';
 import type { NodeId } from '../core/state/types.ts';
 import { gibibytes, mebibytes } from '../core/scheduler/fixtures.ts';
 import type { BenchmarkArgs } from './cli.ts';
+import { integerParameters } from './parameters.ts';
 
 export interface ReconcileBenchParameters {
   readonly nodes: number;
@@ -94,13 +95,7 @@ export async function run(args: BenchmarkArgs, overrides: Partial<ReconcileBench
 
 /** Defaults plus overrides, validated once: integers >= 1 (warm-ups may be 0), nodesDown < nodes. */
 export function reconcileParameters(overrides: Partial<ReconcileBenchParameters>): ReconcileBenchParameters {
-  const parameters: ReconcileBenchParameters = { ...defaultReconcileParameters, ...overrides };
-  for (const [key, value] of Object.entries(parameters)) {
-    const allowsZero = key === 'warmUpRuns' || key === 'nodeDownWarmUpRuns';
-    if (!Number.isInteger(value) || value < (allowsZero ? 0 : 1)) {
-      throw new RangeError(`reconcile benchmark parameter ${key} must be an integer ${allowsZero ? '>= 0' : '>= 1'}, got ${String(value)}`);
-    }
-  }
+  const parameters = integerParameters('reconcile', defaultReconcileParameters, overrides, ['warmUpRuns', 'nodeDownWarmUpRuns']);
   if (parameters.nodesDown >= parameters.nodes) {
     throw new RangeError(`reconcile benchmark parameter nodesDown must be below nodes (${parameters.nodes}), got ${parameters.nodesDown}`);
   }

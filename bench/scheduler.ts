@@ -14,6 +14,7 @@ import { MemoryView, schedule } from '../core/scheduler/index.ts';
 import type { Decision } from '../core/scheduler/index.ts';
 import type { ClusterNode, Service } from '../core/state/types.ts';
 import type { BenchmarkArgs } from './cli.ts';
+import { integerParameters } from './parameters.ts';
 
 export interface SchedulerBenchParameters {
   readonly nodes: number;
@@ -68,14 +69,7 @@ export async function run(args: BenchmarkArgs, overrides: Partial<SchedulerBench
 
 /** Defaults plus overrides, validated once: integers >= 1 (warm-up and background may be 0). */
 export function schedulerParameters(overrides: Partial<SchedulerBenchParameters>): SchedulerBenchParameters {
-  const parameters: SchedulerBenchParameters = { ...defaultSchedulerParameters, ...overrides };
-  for (const [key, value] of Object.entries(parameters)) {
-    const allowsZero = key === 'warmUpRuns' || key === 'backgroundTasksPerNode';
-    if (!Number.isInteger(value) || value < (allowsZero ? 0 : 1)) {
-      throw new RangeError(`scheduler benchmark parameter ${key} must be an integer ${allowsZero ? '>= 0' : '>= 1'}, got ${String(value)}`);
-    }
-  }
-  return parameters;
+  return integerParameters('scheduler', defaultSchedulerParameters, overrides, ['warmUpRuns', 'backgroundTasksPerNode']);
 }
 
 function makeNodes(count: number): ClusterNode[] {

@@ -11,6 +11,7 @@
 import { defaultChaosOptions, runSeed } from '../chaos/runner.ts';
 import type { ChaosOptions, SeedResult } from '../chaos/types.ts';
 import type { BenchmarkArgs } from './cli.ts';
+import { integerParameters } from './parameters.ts';
 
 export interface SimBenchParameters {
   readonly nodes: number;
@@ -74,13 +75,7 @@ export async function run(args: BenchmarkArgs, overrides: Partial<SimBenchParame
 
 /** Defaults plus overrides, validated once: every field a positive integer (seed numbers and warm-up count may be 0). */
 export function simParameters(overrides: Partial<SimBenchParameters>): SimBenchParameters {
-  const parameters: SimBenchParameters = { ...defaultSimParameters, ...overrides };
-  for (const [key, value] of Object.entries(parameters)) {
-    const allowsZero = key === 'firstSeed' || key === 'warmUpFirstSeed' || key === 'warmUpSeeds';
-    if (!Number.isInteger(value) || value < (allowsZero ? 0 : 1)) {
-      throw new RangeError(`sim benchmark parameter ${key} must be an integer ${allowsZero ? '>= 0' : '>= 1'}, got ${String(value)}`);
-    }
-  }
+  const parameters = integerParameters('sim', defaultSimParameters, overrides, ['firstSeed', 'warmUpFirstSeed', 'warmUpSeeds']);
   const counted = Math.max(parameters.throughputSeeds, parameters.chaosSeeds);
   const warmUpLast = parameters.warmUpFirstSeed + parameters.warmUpSeeds - 1;
   if (parameters.warmUpSeeds > 0 && parameters.warmUpFirstSeed < parameters.firstSeed + counted && warmUpLast >= parameters.firstSeed) {
