@@ -7,7 +7,7 @@
 //     [--reconcileEveryTicks=5] [--drawnTuning] [--noReaper] [--seed=1]
 
 import { pathToFileURL } from 'node:url';
-import { convergenceProblems, updateAvailabilityProblem } from '../chaos/checkers/orchestration.ts';
+import { newOrchestrationChecks } from '../chaos/checkers/orchestration.ts';
 import { RaftSafetyChecker } from '../chaos/checkers/raft-safety.ts';
 import { orchestrationFaultClasses } from '../sim/orchestration/faults.ts';
 import { defaultWorldOptions, OrchestrationWorld } from '../sim/orchestration/world.ts';
@@ -61,7 +61,7 @@ export async function run(args: BenchmarkArgs, overrides: Partial<OrchestrationB
     reaper: p.noReaper ? null : defaultWorldOptions.reaper,
     livenessBoundUs: p.livenessBoundSeconds * 1_000_000,
     observer: new RaftSafetyChecker(),
-    checks: { convergenceProblems, updateAvailabilityProblem },
+    checks: newOrchestrationChecks(),
   });
   args.progress(`orchestration: ${p.workers} workers, ${p.services} services, ${p.simSeconds} simulated s, faults ${p.faults}, seed ${p.seed}`);
   const startMs = performance.now();
@@ -84,7 +84,6 @@ export async function run(args: BenchmarkArgs, overrides: Partial<OrchestrationB
     events: world.events,
     eventsPerWallSecond: Math.round(world.events / wallSeconds),
     convergedAfterHealSeconds: result === null ? null : result.convergedAfterHealUs / 1e6,
-    updateAvailabilityReports: result?.updateProblems ?? null,
     operatorGoals: world.operator.log.length,
     tasksInStore: leader?.state.tasks().length ?? null,
     reconcilePasses: leader?.reconcilePasses ?? null,

@@ -2,17 +2,26 @@
 // parses and validates each value, and turns the parsed options into the RunPlan a command runs.
 // Invariants: every value is validated here, once, as it is parsed; a bad one throws commander's
 // InvalidArgumentError naming what is expected, so the CLI reports it as a usage error (exit 2).
-// A RunPlan only ever holds validated values, with the runner's defaults filled in.
+// A RunPlan only ever holds validated values, with the runner's defaults filled in. Checks that
+// need two options together (a fault class or a bug the workload does not have) are made once all
+// are parsed, and fail with UsageError, which the CLI also reports as a usage error.
 
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { MaskParseError, parseMask } from './mask.ts';
-import { faultClasses } from './types.ts';
-import type { ChaosOptions, FaultClass, FaultMask } from './types.ts';
+import { allFaultClasses, workloadFaultClasses, workloads } from './types.ts';
+import type { ChaosOptions, FaultClass, FaultMask, Workload } from './types.ts';
 
 export interface BugInfo {
   readonly name: string;
   readonly description: string;
+  /** The workloads the bug can be planted in. */
+  readonly workloads: readonly Workload[];
+}
+
+/** Options that are each valid but do not go together; the CLI exits 2 with the message. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
 }
 
 /** What option declarations need from the CLI's I/O: the defaults to show and the known bugs. */
@@ -21,7 +30,7 @@ export interface OptionSources {
   readonly bugCatalog: readonly BugInfo[];
 }
 
-export const workloads = ['kv'] as const;
+export { workloads };
 export const nodesMax = 9;
 export const seedsMax = 1_000_000;
 export const durationSimSecondsMax = 86_400;
@@ -45,10 +54,10 @@ export interface RawOptions {
   seeds?: number;
   from?: number;
   nodes: number;
-  faults: FaultClass[];
+  faults: FaultClass[] | 'all';
   duration: number;
   injectBug?: string[];
-  workload: string;
+  workload: Workload;
   shrinkMask?: FaultMask;
   stopOnFirst?: boolean;
   history?: string;
@@ -73,8 +82,8 @@ export function addReplayOptions(replay: Command, sources: OptionSources): void 
 function addSharedOptions(command: Command, sources: OptionSources): void {
   const { defaults } = sources;
   command
-    .addOption(new Option('--nodes <N>', `cluster size, 1 to ${nodesMax} (Raft prefers odd)`).argParser(integerParser(1, nodesMax)).default(defaults.nodes))
-    .addOption(new Option('--faults <all|LIST>', `all, none, or a comma list of ${faultClasses.join(',')}`).argParser(parseFaults).default([...defaults.faults], defaults.faults.length === faultClasses.length ? 'all' : defaults.faults.join(',')))
+    .addOption(new Option('--nodes <N>', `kv: Raft nodes; orchestration: workers beside 3 managers; 1 to ${nodesMax}`).argParser(integerParser(1, nodesMax)).default(defaults.nodes))
+    .addOption(new Option('--faults <all|LIST>', `all (the workload's classes), none, or a comma list of ${allFaultClasses.join(',')} (runtime and load: orchestration only)`).argParser(parseFaults).default('all', 'all'))
     .addOption(new Option('--duration <SIM_SECONDS>', 'simulated seconds of the faulty phase').argParser(integerParser(1, durationSimSecondsMax)).default(defaults.durationSimSeconds))
     .addOption(new Option('--inject-bug <NAME>', 'plant a known bug (see warren chaos bugs); repeatable').argParser(bugParser(sources.bugCatalog)))
     .addOption(new Option('--workload <NAME>', `client workload: ${workloads.join(', ')}`).argParser(parseWorkload).default('kv', 'kv'))
@@ -95,18 +104,38 @@ function integerParser(min: number, max: number, expected = `an integer from ${m
 
 const seedParser = integerParser(0, Number.MAX_SAFE_INTEGER, 'a seed: an integer 0 or greater');
 
-function parseFaults(text: string): FaultClass[] {
-  if (text === 'all') return [...faultClasses];
+function parseFaults(text: string): FaultClass[] | 'all' {
+  if (text === 'all') return 'all';
   if (text === 'none') return [];
   const items = text.split(',');
   for (const item of items) {
-    if (!(faultClasses as readonly string[]).includes(item)) {
+    if (!(allFaultClasses as readonly string[]).includes(item)) {
       throw new InvalidArgumentError(
-        `unknown fault class "${item}"; expected all, none, or a comma list of ${faultClasses.join(', ')}`,
+        `unknown fault class "${item}"; expected all, none, or a comma list of ${allFaultClasses.join(', ')}`,
       );
     }
   }
-  return faultClasses.filter((faultClass) => items.includes(faultClass));
+  return allFaultClasses.filter((faultClass) => items.includes(faultClass));
+}
+
+/** `--faults` for `workload`: all means the workload's classes; a class it does not have is a usage error. */
+function resolveFaults(faults: FaultClass[] | 'all', workload: Workload): FaultClass[] {
+  const classes = workloadFaultClasses[workload];
+  if (faults === 'all') return [...classes];
+  const foreign = faults.filter((c) => !classes.includes(c));
+  if (foreign.length > 0) {
+    throw new UsageError(`fault class ${foreign.join(', ')} does not apply to --workload ${workload}; its classes are ${classes.join(', ')}`);
+  }
+  return faults;
+}
+
+function checkBugs(bugs: readonly string[], workload: Workload, catalog: readonly BugInfo[]): void {
+  for (const name of bugs) {
+    const bug = catalog.find((b) => b.name === name);
+    if (bug !== undefined && !bug.workloads.includes(workload)) {
+      throw new UsageError(`bug "${name}" cannot be planted in --workload ${workload}; it applies to --workload ${bug.workloads.join(' or ')}`);
+    }
+  }
 }
 
 function bugParser(catalog: readonly BugInfo[]): (text: string, previous: string[] | undefined) => string[] {
@@ -120,11 +149,10 @@ function bugParser(catalog: readonly BugInfo[]): (text: string, previous: string
   };
 }
 
-function parseWorkload(text: string): string {
-  if (!(workloads as readonly string[]).includes(text)) {
-    throw new InvalidArgumentError(`unknown workload "${text}"; known workloads: ${workloads.join(', ')}`);
-  }
-  return text;
+function parseWorkload(text: string): Workload {
+  const workload = workloads.find((w) => w === text);
+  if (workload === undefined) throw new InvalidArgumentError(`unknown workload "${text}"; known workloads: ${workloads.join(', ')}`);
+  return workload;
 }
 
 function parseMaskOption(text: string): FaultMask {
@@ -137,12 +165,15 @@ function parseMaskOption(text: string): FaultMask {
 }
 
 function baseOptions(raw: RawOptions, sources: OptionSources): ChaosOptions {
+  const bugs = raw.injectBug ?? [];
+  checkBugs(bugs, raw.workload, sources.bugCatalog);
   return {
     ...sources.defaults,
+    workload: raw.workload,
     nodes: raw.nodes,
-    faults: raw.faults,
+    faults: resolveFaults(raw.faults, raw.workload),
     durationSimSeconds: raw.duration,
-    bugs: raw.injectBug ?? [],
+    bugs,
     mask: raw.shrinkMask ?? null,
     trace: null,
   };

@@ -7,7 +7,6 @@
 
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { historyToJsonLines } from './history-io.ts';
-import { faultClasses } from './types.ts';
 import type { FaultClass, SeedResult, Violation } from './types.ts';
 import type { BugInfo, RunPlan } from './cli-options.ts';
 
@@ -29,7 +28,10 @@ export interface FailingEntry {
 export interface Totals {
   seeds: number;
   simSeconds: number;
-  faultsFired: Record<FaultClass, number>;
+  /** Per fault class of the workload, in the workload's order. */
+  faultsFired: Partial<Record<FaultClass, number>>;
+  /** Orchestration: each converged seed's time from the heal to the desired state, simulated seconds. */
+  convergence: number[];
   linearizability: { ok: number; violation: number; unknown: number };
   failing: FailingEntry[];
   historySource: SeedResult | null;
@@ -38,12 +40,12 @@ export interface Totals {
 
 export function printBugs(io: { readonly stdout: TextSink; readonly bugCatalog: readonly BugInfo[] }, json: boolean): void {
   if (json) {
-    const bugs = io.bugCatalog.map(({ name, description }) => ({ name, description }));
+    const bugs = io.bugCatalog.map(({ name, description, workloads }) => ({ name, description, workloads }));
     io.stdout.write(`${JSON.stringify(bugs)}\n`);
     return;
   }
   const width = Math.max(0, ...io.bugCatalog.map((bug) => bug.name.length));
-  for (const bug of io.bugCatalog) io.stdout.write(`${bug.name.padEnd(width)}  ${bug.description}\n`);
+  for (const bug of io.bugCatalog) io.stdout.write(`${bug.name.padEnd(width)}  ${bug.description} [${bug.workloads.join(', ')}]\n`);
 }
 
 export function describeViolation(violation: Violation): string {
@@ -59,12 +61,22 @@ export function describeSeed(result: SeedResult, verdict: string): string {
     `seed ${result.seed}: ${verdict}`,
     `  parameters: ${parameters.join(' ') || '(none)'}`,
     `  faults fired: ${formatFaults(result.faultsFired)}${detail.length > 0 ? ` (${detail.join(', ')})` : ''}`,
+    ...(result.convergedAfterHealUs === null ? [] : [`  converged ${result.convergedAfterHealUs / 1e6} s after the heal`]),
     `  replay: ${result.replay}`,
   ].map((line) => `${line}\n`).join('');
 }
 
-function formatFaults(faults: Readonly<Record<FaultClass, number>>): string {
-  return faultClasses.map((faultClass) => `${faultClass} ${faults[faultClass] ?? 0}`).join(', ');
+function formatFaults(faults: Readonly<Partial<Record<FaultClass, number>>>): string {
+  return Object.entries(faults).map(([faultClass, count]) => `${faultClass} ${count ?? 0}`).join(', ');
+}
+
+/** Convergence times after the heal: p50, p99 and max over the seeds that converged, simulated seconds. */
+export function convergenceSummary(times: readonly number[]): { seeds: number; p50SimSeconds: number; p99SimSeconds: number; maxSimSeconds: number } | null {
+  if (times.length === 0) return null;
+  const sorted = [...times].sort((a, b) => a - b);
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
+  const round = (v: number) => Math.round(v * 1000) / 1000;
+  return { seeds: sorted.length, p50SimSeconds: round(at(0.5)), p99SimSeconds: round(at(0.99)), maxSimSeconds: round(sorted[sorted.length - 1]!) };
 }
 
 export function rate(seeds: number, elapsedMs: number): string {
@@ -79,8 +91,9 @@ export function summaryJson(plan: RunPlan, totals: Totals, wallSeconds: number):
     simSeconds: totals.simSeconds,
     wallSeconds: Math.round(wallSeconds * 1000) / 1000,
     faultsFired: totals.faultsFired,
-    linearizability: totals.linearizability,
   };
+  if (plan.base.workload === 'kv') summary.linearizability = totals.linearizability;
+  else summary.convergenceAfterHeal = convergenceSummary(totals.convergence);
   if (plan.single && totals.last !== null) {
     summary.traceHash = totals.last.traceHash;
     summary.parameters = totals.last.parameters;
@@ -97,8 +110,12 @@ export function summaryText(plan: RunPlan, totals: Totals, wallSeconds: number, 
     `${totals.seeds} seed${totals.seeds === 1 ? '' : 's'} (${range}${stopped}), violations ${totals.failing.length}`,
     `sim seconds ${totals.simSeconds.toFixed(1)}, wall seconds ${wallSeconds.toFixed(2)}`,
     `faults fired: ${formatFaults(totals.faultsFired)}`,
-    `linearizability: ok ${ok}, violation ${violation}, unknown ${unknown}`,
   ];
+  if (plan.base.workload === 'kv') lines.push(`linearizability: ok ${ok}, violation ${violation}, unknown ${unknown}`);
+  else {
+    const c = convergenceSummary(totals.convergence);
+    lines.push(c === null ? 'convergence after heal: no seed converged' : `convergence after heal (simulated s, ${c.seeds} seeds): p50 ${c.p50SimSeconds}, p99 ${c.p99SimSeconds}, max ${c.maxSimSeconds}`);
+  }
   if (historyNote !== null) lines.push(historyNote);
   return lines.map((line) => `${line}\n`).join('');
 }
@@ -153,7 +170,9 @@ export function openFiles(plan: RunPlan): OpenFiles {
 export function writeHistory(files: OpenFiles, totals: Totals): string | null {
   const source = totals.historySource ?? totals.last;
   if (files.history === null || source === null) return null;
-  writeSync(files.history.fd, historyToJsonLines(source.history));
+  // Key-value runs write the client history; orchestration runs, the operator's goals and the load requests.
+  const text = source.operations.length > 0 ? source.operations.map((op) => `${JSON.stringify(op)}\n`).join('') : historyToJsonLines(source.history);
+  writeSync(files.history.fd, text);
   const which = totals.historySource !== null ? 'the first failing seed' : totals.seeds === 1 ? 'the only seed' : 'the last seed; none failed';
   return `history: seed ${source.seed} (${which}) written to ${files.history.path}`;
 }

@@ -14,6 +14,7 @@ import type { ChaosOptions, SeedResult } from './types.ts';
 
 const defaults: ChaosOptions = {
   seed: 0,
+  workload: 'kv',
   nodes: 5,
   faults: ['network', 'disk', 'process', 'clock'],
   durationSimSeconds: 20,
@@ -24,8 +25,9 @@ const defaults: ChaosOptions = {
 };
 
 const bugCatalog = [
-  { name: 'commit-old-term', description: 'commit an entry of an earlier term by counting replicas' },
-  { name: 'skip-fsync', description: 'acknowledge before sync' },
+  { name: 'commit-old-term', description: 'commit an entry of an earlier term by counting replicas', workloads: ['kv', 'orchestration'] as const },
+  { name: 'skip-fsync', description: 'acknowledge before sync', workloads: ['kv'] as const },
+  { name: 'double-slot', description: 'two tasks in one slot', workloads: ['orchestration'] as const },
 ];
 
 function historyOf(seed: number): HistoryEvent[] {
@@ -36,19 +38,22 @@ function historyOf(seed: number): HistoryEvent[] {
 }
 
 function fakeResult(options: ChaosOptions, failing: boolean): SeedResult {
+  const orchestration = options.workload === 'orchestration';
   return {
     seed: options.seed,
     violation: failing
       ? { checker: 'linearizability', message: `stale read in seed ${options.seed}`, simTimeUs: 1_500_000 }
       : null,
     traceHash: `hash-${options.seed}`,
-    faultsFired: { network: 3, disk: 2, process: 1, clock: 0 },
+    faultsFired: orchestration ? { network: 3, disk: 2, process: 1, clock: 0, runtime: 4, load: 1 } : { network: 3, disk: 2, process: 1, clock: 0 },
     faultDetail: { drop: 3, crash: 1 },
     parameters: { dropRate: 0.1, nodes: options.nodes },
     simSeconds: options.durationSimSeconds,
     history: historyOf(options.seed),
     stats: {},
-    linearizability: failing ? 'violation' : 'ok',
+    linearizability: orchestration ? 'not applicable' : failing ? 'violation' : 'ok',
+    convergedAfterHealUs: orchestration && !failing ? options.seed * 1_000_000 : null,
+    operations: orchestration ? [{ time: 5, actor: 'operator', goal: `create s${options.seed}` }] : [],
     replay: `warren chaos replay --seed ${options.seed}`,
   };
 }
@@ -229,6 +234,33 @@ describe('warren chaos run', () => {
   });
 });
 
+describe('warren chaos run --workload orchestration', () => {
+  it('passes the workload through, runs all six fault classes, and reports convergence after the heal', async () => {
+    const h = harness();
+    assert.equal(await chaosMain(['run', '--workload', 'orchestration', '--seeds', '4', '--json'], h.io), 0);
+    assert.deepEqual(h.calls.map((c) => [c.workload, c.faults.join(',')]), Array.from({ length: 4 }, () => ['orchestration', 'network,disk,process,clock,runtime,load']));
+    const summary = lastJson(h.out());
+    assert.deepEqual(summary.faultsFired, { network: 12, disk: 8, process: 4, clock: 0, runtime: 16, load: 4 });
+    assert.deepEqual(summary.convergenceAfterHeal, { seeds: 4, p50SimSeconds: 2, p99SimSeconds: 4, maxSimSeconds: 4 });
+    assert.equal(summary.linearizability, undefined, 'no linearizability verdict for a workload without reads');
+  });
+
+  it('prints convergence in the text summary, and --faults picks classes of the workload', async () => {
+    const h = harness();
+    assert.equal(await chaosMain(['run', '--workload', 'orchestration', '--seeds', '2', '--faults', 'runtime,load'], h.io), 0);
+    assert.deepEqual(h.calls[0]!.faults, ['runtime', 'load']);
+    assert.match(h.out(), /convergence after heal \(simulated s, 2 seeds\): p50 1, p99 2, max 2/);
+    assert.match(h.out(), /faults fired: network 6, disk 4, process 2, clock 0, runtime 8, load 2/);
+  });
+
+  it('writes the operator goals and load requests as the history', async () => {
+    const h = harness();
+    const file = join(scratch, 'orchestration.jsonl');
+    assert.equal(await chaosMain(['run', '--workload', 'orchestration', '--seed', '3', '--history', file], h.io), 0);
+    assert.deepEqual(readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line)), [{ time: 5, actor: 'operator', goal: 'create s3' }]);
+  });
+});
+
 describe('warren chaos replay', () => {
   it('requires --seed', async () => {
     const h = harness();
@@ -261,12 +293,13 @@ describe('warren chaos bugs', () => {
     assert.equal(await chaosMain(['bugs'], h.io), 0);
     assert.equal(
       h.out(),
-      'commit-old-term  commit an entry of an earlier term by counting replicas\n' +
-        'skip-fsync       acknowledge before sync\n',
+      'commit-old-term  commit an entry of an earlier term by counting replicas [kv, orchestration]\n' +
+        'skip-fsync       acknowledge before sync [kv]\n' +
+        'double-slot      two tasks in one slot [orchestration]\n',
     );
   });
 
-  it('--json prints an array of {name, description}', async () => {
+  it('--json prints an array of {name, description, workloads}', async () => {
     const h = harness();
     assert.equal(await chaosMain(['bugs', '--json'], h.io), 0);
     assert.deepEqual(JSON.parse(h.out()), bugCatalog);
@@ -282,10 +315,13 @@ describe('bad usage exits 2 naming the argument', () => {
     ['zero duration', ['run', '--duration', '0'], /--duration/],
     ['too many nodes', ['run', '--nodes', '10'], /--nodes.*'10'.*integer from 1 to 9/],
     ['zero nodes', ['run', '--nodes', '0'], /--nodes/],
-    ['an unknown fault class', ['run', '--faults', 'network,cosmic'], /--faults.*unknown fault class "cosmic".*network, disk, process, clock/],
+    ['an unknown fault class', ['run', '--faults', 'network,cosmic'], /--faults.*unknown fault class "cosmic".*network, disk, process, clock, runtime, load/],
+    ['a fault class the workload lacks', ['run', '--faults', 'network,runtime'], /fault class runtime does not apply to --workload kv; its classes are network, disk, process, clock/],
+    ['a bug the workload lacks', ['run', '--workload', 'orchestration', '--inject-bug', 'skip-fsync'], /bug "skip-fsync" cannot be planted in --workload orchestration; it applies to --workload kv/],
+    ['an orchestration bug in kv', ['replay', '--seed', '1', '--inject-bug', 'double-slot'], /bug "double-slot" cannot be planted in --workload kv/],
     ['an empty fault item', ['run', '--faults', 'network,'], /--faults.*unknown fault class ""/],
     ['an unknown bug', ['run', '--inject-bug', 'nope'], /--inject-bug.*unknown bug "nope".*commit-old-term, skip-fsync/],
-    ['an unknown workload', ['run', '--workload', 'orchestration'], /--workload.*unknown workload "orchestration".*kv/],
+    ['an unknown workload', ['run', '--workload', 'batch'], /--workload.*unknown workload "batch".*kv, orchestration/],
     ['a malformed mask', ['replay', '--seed', '1', '--shrink-mask', 'events=x'], /--shrink-mask.*invalid shrink mask/],
     ['an unknown option', ['run', '--bogus'], /unknown option '--bogus'/],
     ['--seed with --seeds', ['run', '--seed', '1', '--seeds', '5'], /--seed.*cannot be used with.*--seeds/],

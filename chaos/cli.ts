@@ -9,14 +9,14 @@
 
 import { performance } from 'node:perf_hooks';
 import { Command, CommanderError } from 'commander';
-import { addReplayOptions, addRunOptions, planFromReplay, planFromRun } from './cli-options.ts';
+import { addReplayOptions, addRunOptions, planFromReplay, planFromRun, UsageError } from './cli-options.ts';
 import type { BugInfo, RawOptions, RunPlan } from './cli-options.ts';
 import {
   describeSeed, describeViolation, openFiles, printBugs, ProgressLine, rate, summaryJson, summaryText, writeHistory,
 } from './cli-output.ts';
 import type { FailingEntry, OpenFiles, TextSink, Totals } from './cli-output.ts';
-import { faultClasses } from './types.ts';
-import type { ChaosOptions, SeedResult, Violation } from './types.ts';
+import { workloadFaultClasses } from './types.ts';
+import type { ChaosOptions, FaultClass, SeedResult, Violation } from './types.ts';
 
 export { durationSimSecondsMax, nodesMax, seedsMax, workloads } from './cli-options.ts';
 export type { BugInfo } from './cli-options.ts';
@@ -95,11 +95,11 @@ function buildProgram(io: ChaosIo, onRun: (plan: RunPlan) => Promise<void>): Com
 
   const run = chaos.command('run').description('run seeds of the simulated cluster under faults and check every run');
   addRunOptions(run, io);
-  run.action(async (raw: RawOptions) => onRun(planFromRun(raw, io)));
+  run.action(async (raw: RawOptions) => onRun(usage(run, () => planFromRun(raw, io))));
 
   const replay = chaos.command('replay').description('re-run one seed exactly, optionally writing its trace');
   addReplayOptions(replay, io);
-  replay.action(async (raw: RawOptions) => onRun(planFromReplay(raw, io)));
+  replay.action(async (raw: RawOptions) => onRun(usage(replay, () => planFromReplay(raw, io))));
 
   chaos
     .command('bugs')
@@ -107,6 +107,16 @@ function buildProgram(io: ChaosIo, onRun: (plan: RunPlan) => Promise<void>): Com
     .option('--json', 'print a JSON array of {name, description}')
     .action((raw: { json?: boolean }) => printBugs(io, raw.json === true));
   return program;
+}
+
+/** A plan, or commander's usage error (exit 2) for options that do not go together. */
+function usage(command: Command, plan: () => RunPlan): RunPlan {
+  try {
+    return plan();
+  } catch (error) {
+    if (error instanceof UsageError) command.error(`error: ${error.message}`, { exitCode: 2, code: 'chaos.usage' });
+    throw error;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -126,7 +136,8 @@ async function executePlan(plan: RunPlan, io: ChaosIo): Promise<number> {
   const totals: Totals = {
     seeds: 0,
     simSeconds: 0,
-    faultsFired: { network: 0, disk: 0, process: 0, clock: 0 },
+    faultsFired: Object.fromEntries(workloadFaultClasses[plan.base.workload].map((c) => [c, 0])),
+    convergence: [],
     linearizability: { ok: 0, violation: 0, unknown: 0 },
     failing: [],
     historySource: null,
@@ -170,7 +181,8 @@ async function executePlan(plan: RunPlan, io: ChaosIo): Promise<number> {
 function addResult(totals: Totals, result: SeedResult): void {
   totals.seeds++;
   totals.simSeconds += result.simSeconds;
-  for (const faultClass of faultClasses) totals.faultsFired[faultClass] += result.faultsFired[faultClass] ?? 0;
+  for (const faultClass of Object.keys(totals.faultsFired) as FaultClass[]) totals.faultsFired[faultClass] = (totals.faultsFired[faultClass] ?? 0) + (result.faultsFired[faultClass] ?? 0);
+  if (result.convergedAfterHealUs !== null) totals.convergence.push(result.convergedAfterHealUs / 1e6);
   const verdict = result.linearizability;
   if (verdict === 'ok' || verdict === 'violation') totals.linearizability[verdict]++;
   else totals.linearizability.unknown++;

@@ -1,37 +1,40 @@
 // The seed runner: one seed → its swarm-drawn fault plan → a simulated run with the Raft safety
 // checker watching every step → the liveness phase → the linearizability verdict on the client
 // history. Deterministic: the same options give the same result and trace hash. Every result carries
-// the command that replays it.
+// the command that replays it. The orchestration workload has its own runner
+// (orchestration-runner.ts); runSeed picks by options.workload.
 
-import { InvariantError } from '../core/assert.ts';
 import { Cluster, LivenessError } from '../sim/cluster.ts';
-import { drawPlan, maskPlan, type FaultPlan } from '../sim/nemesis.ts';
+import { drawPlan, maskPlan, type FaultClassName, type FaultPlan } from '../sim/nemesis.ts';
+import { orchestrationPlanFor, runOrchestrationSeed } from './orchestration-runner.ts';
+import { classifyError, replayCommand } from './replay.ts';
 import { Rng } from '../sim/rng.ts';
 import { plantBugs } from './bugs.ts';
 import { checkLinearizability } from './checkers/linearizability.ts';
 import { RaftSafetyChecker, SafetyViolation } from './checkers/raft-safety.ts';
 import type { HistoryEvent } from './history.ts';
-import { formatMask } from './mask.ts';
 import { faultClasses, type ChaosOptions, type FaultClass, type SeedResult, type Violation } from './types.ts';
 
-export const defaultChaosOptions: ChaosOptions = {
-  seed: 1,
-  nodes: 5,
-  faults: faultClasses,
-  durationSimSeconds: 20,
-  bugs: [],
-  opsPerSecond: 100,
-  mask: null,
-  trace: null,
-};
+export { defaultChaosOptions, replayCommand } from './replay.ts';
 
 /** The plan a seed draws (before any mask): the shrinker enumerates its events and rates. */
 export function planFor(options: ChaosOptions): FaultPlan {
+  if (options.workload === 'orchestration') return orchestrationPlanFor(options);
   const rng = new Rng(String(options.seed));
-  return drawPlan(rng.child('nemesis'), options.nodes, options.faults, options.durationSimSeconds * 1_000_000);
+  return drawPlan(rng.child('nemesis'), options.nodes, machineClasses(options.faults), options.durationSimSeconds * 1_000_000);
 }
 
+/** The classes of `faults` that strike machines (the key-value world has only these). */
+export function machineClasses(faults: readonly FaultClass[]): FaultClassName[] {
+  return faults.filter((c): c is FaultClassName => (faultClasses as readonly string[]).includes(c));
+}
+
+/** One seed of the workload the options name. */
 export function runSeed(options: ChaosOptions): SeedResult {
+  return options.workload === 'orchestration' ? runOrchestrationSeed(options) : runKvSeed(options);
+}
+
+function runKvSeed(options: ChaosOptions): SeedResult {
   let plan = planFor(options);
   if (options.mask) plan = maskPlan(plan, options.mask.events, options.mask.rates);
   const bugs = plantBugs(options.bugs);
@@ -72,24 +75,25 @@ export function runSeed(options: ChaosOptions): SeedResult {
     seed: options.seed,
     violation,
     traceHash: cluster.hash.hex(),
-    faultsFired: cluster.faultsFired() as Record<FaultClass, number>,
+    faultsFired: cluster.faultsFired(),
     faultDetail: cluster.faultDetail(),
     parameters: plan.parameters,
     simSeconds: cluster.queue.nowUs / 1e6,
     history,
     stats: { ...stats, events: cluster.events, elections: safety.elections, ackedWrites: safety.acked.length },
     linearizability,
+    convergedAfterHealUs: null,
+    operations: [],
     replay: replayCommand(options),
   };
 }
 
 function classify(e: unknown, nowUs: number): Violation {
-  if (e instanceof SafetyViolation) return { checker: e.checker, message: e.message, simTimeUs: e.simTimeUs };
-  if (e instanceof LivenessError) return { checker: 'liveness', message: e.message, simTimeUs: nowUs };
-  if (e instanceof InvariantError) return { checker: 'invariant', message: `assertion failed in the core: ${e.message}`, simTimeUs: nowUs };
-  // Anything else thrown inside the simulated world is a crash of the code under test, also a bug.
-  const err = e instanceof Error ? e : new Error(String(e));
-  return { checker: 'crash', message: `${err.name}: ${err.message}${err.stack ? ` @ ${err.stack.split('\n')[1]?.trim() ?? ''}` : ''}`, simTimeUs: nowUs };
+  return classifyError(e, nowUs, (err) => {
+    if (err instanceof SafetyViolation) return { checker: err.checker, message: err.message, simTimeUs: err.simTimeUs };
+    if (err instanceof LivenessError) return { checker: 'liveness', message: err.message, simTimeUs: nowUs };
+    return null;
+  });
 }
 
 function historyStats(history: readonly HistoryEvent[]): Record<string, number> {
@@ -99,15 +103,4 @@ function historyStats(history: readonly HistoryEvent[]): Record<string, number> 
     else out[e.type]++;
   }
   return out;
-}
-
-export function replayCommand(options: ChaosOptions): string {
-  const parts = ['warren chaos replay', `--seed ${options.seed}`];
-  if (options.nodes !== defaultChaosOptions.nodes) parts.push(`--nodes ${options.nodes}`);
-  const all = faultClasses.every((c) => options.faults.includes(c));
-  parts.push(`--faults ${all ? 'all' : options.faults.length === 0 ? 'none' : options.faults.join(',')}`);
-  if (options.durationSimSeconds !== defaultChaosOptions.durationSimSeconds) parts.push(`--duration ${options.durationSimSeconds}`);
-  for (const bug of options.bugs) parts.push(`--inject-bug ${bug}`);
-  if (options.mask) parts.push(`--shrink-mask '${formatMask(options.mask)}'`);
-  return parts.join(' ');
 }

@@ -3,11 +3,26 @@
 
 import type { HistoryEvent } from './history.ts';
 
+/** The workloads a chaos run can drive: key-value clients on Raft, or the orchestrator. */
+export const workloads = ['kv', 'orchestration'] as const;
+export type Workload = (typeof workloads)[number];
+
+/** The machine fault classes, which every workload has. */
 export const faultClasses = ['network', 'disk', 'process', 'clock'] as const;
-export type FaultClass = (typeof faultClasses)[number];
+/** Every fault class: the machine classes, then container runtime faults and client load bursts. */
+export const allFaultClasses = [...faultClasses, 'runtime', 'load'] as const;
+export type FaultClass = (typeof allFaultClasses)[number];
+
+/** The fault classes each workload has (`--faults all` means these). */
+export const workloadFaultClasses: Readonly<Record<Workload, readonly FaultClass[]>> = {
+  kv: faultClasses,
+  orchestration: allFaultClasses,
+};
 
 export interface ChaosOptions {
   readonly seed: number;
+  readonly workload: Workload;
+  /** Raft nodes (kv), or worker machines beside the three managers (orchestration). */
   readonly nodes: number;
   readonly faults: readonly FaultClass[];
   /** Simulated seconds of the faulty (safety) phase; a healed liveness phase follows. */
@@ -40,8 +55,8 @@ export interface SeedResult {
   readonly violation: Violation | null;
   /** Hex hash of every simulated event in order: same seed and options, same hash. */
   readonly traceHash: string;
-  /** How often each fault class actually fired. */
-  readonly faultsFired: Readonly<Record<FaultClass, number>>;
+  /** How often each of the workload's fault classes actually fired. */
+  readonly faultsFired: Readonly<Partial<Record<FaultClass, number>>>;
   /** Finer counts: drop, duplicate, partition, crash, tornWrite, ... */
   readonly faultDetail: Readonly<Record<string, number>>;
   /** The swarm parameters drawn for this seed, printed with a failure. */
@@ -49,8 +64,12 @@ export interface SeedResult {
   readonly simSeconds: number;
   readonly history: readonly HistoryEvent[];
   readonly stats: Readonly<Record<string, number>>;
-  /** The linearizability verdict: ok, violation or unknown (never a silent pass). */
+  /** The linearizability verdict: ok, violation or unknown (never a silent pass); kv only. */
   readonly linearizability: string;
+  /** Orchestration: simulated microseconds from the heal to the desired state; null otherwise or when it failed. */
+  readonly convergedAfterHealUs: number | null;
+  /** Orchestration: the operator's goals and the load clients' requests with their answers, in time order. */
+  readonly operations: readonly Readonly<Record<string, unknown>>[];
   /** The command that replays this run exactly. */
   readonly replay: string;
 }

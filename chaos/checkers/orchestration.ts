@@ -3,11 +3,16 @@
 // global services; nothing running on a down or drained node; volume-bound tasks on the volume's
 // node; secrets only on nodes that run a task using them; no task running a spec version its
 // service never had (and, once converged, every task on the current one). During the run, a
-// rolling update must never take more tasks down than its parallelism allows.
+// rolling update must never take more tasks down than its parallelism allows, no task may be
+// assigned to a drained node, and an update whose failures exceed its ratio must take its failure
+// action (checked on the managers' own work: each command applied, each reconcile pass).
 // The input is a plain snapshot of the store and of what the runtimes actually run, so the same
 // checks serve the simulator and real clusters.
 
 import type { ClusterNode, NodeId, Service, ServiceId, Task, TaskId, Volume } from '../../core/state/types.ts';
+import { terminalTaskStates } from '../../core/state/types.ts';
+import type { StateCommand, StateView } from '../../core/state/index.ts';
+import type { CheckProblem, OrchestrationChecks } from '../../sim/orchestration/observe.ts';
 
 export interface RunningContainer {
   readonly nodeId: NodeId;
@@ -129,11 +134,11 @@ const notYetStarted: ReadonlySet<string> = new Set(['new', 'pending', 'assigned'
 
 /**
  * Watches rolling updates as they happen: while a replicated service is updating (or rolling back),
- * the slots the updater has in progress must never exceed its parallelism. A slot is in progress
- * when nothing runs in it and its newest task is either an older-version task the updater told to
- * shut down (on a ready node: faults, not the updater, take down tasks on failed nodes) or a
- * current-version replacement of such a task that has not started yet. A replacement that failed
- * counts against the update's failure ratio instead. Call it whenever tasks change.
+ * the slots the updater has taken down must never exceed its parallelism. Only the updater's own
+ * shutdowns count, told apart by the cause the store keeps on each task (see slotDownForUpdate):
+ * slots scaled down, drained, ended by a fault, taken down by an earlier update (superseded by this
+ * one or by its rollback), or restarting an updated task that failed (which counts against the
+ * update's failure ratio instead) are down, but not by this update. Call it whenever tasks change.
  */
 export function updateAvailabilityProblem(s: OrchestrationSnapshot, service: Service): string | null {
   if (service.spec.mode.type !== 'replicated') return null;
@@ -142,24 +147,140 @@ export function updateAvailabilityProblem(s: OrchestrationSnapshot, service: Ser
   const config = status.state === 'updating' ? service.spec.update : service.spec.rollback;
   const replicas = service.spec.mode.replicas;
   const parallelism = config.parallelism === 0 ? replicas : config.parallelism;
-  const readyNodes = new Set(s.nodes.filter((n) => n.status === 'ready').map((n) => n.id));
   const runningTasks = new Set(s.running.map((r) => r.taskId));
   const slots = new Map<number, Task[]>();
   for (const t of s.tasks) {
-    if (t.serviceId !== service.id || t.slot === null) continue;
+    if (t.serviceId !== service.id || t.slot === null || t.slot < 1 || t.slot > replicas) continue;
     const list = slots.get(t.slot) ?? [];
     list.push(t);
     slots.set(t.slot, list);
   }
-  let inProgress = 0;
-  for (const tasks of slots.values()) {
-    if (tasks.some((t) => runningTasks.has(t.id))) continue;
-    tasks.sort((a, b) => a.createdAtUs - b.createdAtUs || (a.id < b.id ? -1 : 1));
-    const stoppedByUpdater = (t: Task) => t.specVersion !== service.specVersion && t.desiredState === 'shutdown' && t.nodeId !== null && readyNodes.has(t.nodeId);
-    const newest = tasks[tasks.length - 1]!;
-    if (stoppedByUpdater(newest)) inProgress++;
-    else if (newest.specVersion === service.specVersion && notYetStarted.has(newest.observedState) && tasks.some(stoppedByUpdater)) inProgress++;
+  const down: number[] = [];
+  for (const [slot, tasks] of slots) {
+    if (!tasks.some((t) => runningTasks.has(t.id)) && slotDownForUpdate(tasks, service, status.startedAtUs)) down.push(slot);
   }
-  if (inProgress <= parallelism) return null;
-  return `service ${service.spec.name} (${service.id}): the ${config.order} update has ${inProgress} slots down at once; its parallelism allows ${parallelism}`;
+  if (down.length <= parallelism) return null;
+  const what = status.state === 'updating' ? 'update' : 'rollback';
+  return `service ${service.spec.name} (${service.id}): the ${config.order} ${what} has ${down.length} slots down at once (slots ${down.sort((a, b) => a - b).join(', ')}); its parallelism allows ${parallelism}`;
+}
+
+/**
+ * Whether a slot in which nothing runs is down because the update that started at `sinceUs` took it
+ * down: some task D of the slot was shut down by this update (cause `update`, at or after its start)
+ * while it was the slot's only live task, and since then the slot got nothing but, at most, D's
+ * replacement, still to start (current spec version, wanted running). A slot whose running task
+ * the update stopped only beside its started replacement (start-first) was never down by it.
+ */
+function slotDownForUpdate(tasks: readonly Task[], service: Service, sinceUs: number): boolean {
+  for (const d of tasks) {
+    if (d.shutdownCause !== 'update' || d.shutdownAtUs === null || d.shutdownAtUs < sinceUs) continue;
+    const atUs = d.shutdownAtUs;
+    // D's replacement (or nothing) came after it; no other task was live beside it.
+    let after: Task | null = null;
+    let alone = true;
+    for (const t of tasks) {
+      if (t === d) continue;
+      if (t.createdAtUs >= atUs) {
+        alone &&= after === null;
+        after = t;
+      } else if (liveAt(t, atUs)) {
+        alone = false;
+      }
+    }
+    if (!alone) continue;
+    if (after === null || (after.specVersion === service.specVersion && after.desiredState === 'running' && notYetStarted.has(after.observedState))) return true;
+  }
+  return false;
+}
+
+/** Whether a task created before `atUs` was still live then: not yet asked to shut down, not yet ended. */
+function liveAt(t: Task, atUs: number): boolean {
+  if (t.shutdownAtUs !== null && t.shutdownAtUs <= atUs) return false;
+  return !(terminalTaskStates.has(t.observedState) && t.updatedAtUs <= atUs);
+}
+
+// ---- Checks on the managers' work during the run (the simulator calls them on every command a
+// store applies and on every reconcile pass; newOrchestrationChecks bundles them for a world) ----
+
+/** The parts of the cluster store the checks below read (core/state's StateView has them). */
+export type StoreReader = Pick<StateView, 'node' | 'task' | 'service' | 'services' | 'tasksOfService'>;
+
+export const drainedAssignmentChecker = 'no-new-task-on-drained-node';
+
+/**
+ * A drained (or paused) node takes no new task: an assignment that took effect on one is a
+ * violation, whatever placed it (the scheduler filters such nodes out and the store re-checks).
+ * Read on the store the assignment left, whose nodes are as they were when it applied (assigning
+ * changes no node), so a drain committed just after an assignment (a legitimate race: the task is
+ * then moved off) is never taken for one before it; and the tasks an agent cut off by a partition
+ * keeps running on a drained node are not assignments.
+ */
+export function drainedAssignmentProblem(command: StateCommand, after: StoreReader): CheckProblem | null {
+  if (command.type !== 'task-assign') return null;
+  for (const { taskId, nodeId } of command.assignments) {
+    const node = after.node(nodeId);
+    if (node === null || node.availability === 'active') continue;
+    const task = after.task(taskId);
+    const availability = node.availability === 'drain' ? 'drained' : 'paused';
+    return {
+      checker: drainedAssignmentChecker,
+      message: `task ${taskId}${task === null ? '' : ` (${taskPlace(task, after.service(task.serviceId))})`} was assigned to node ${node.id}, which is ${availability} and takes no new tasks`,
+    };
+  }
+  return null;
+}
+
+export const updateFailureActionChecker = 'update-failure-action';
+
+/**
+ * A rolling update (or rollback) whose failed tasks exceed its max failure ratio takes its failure
+ * action: the reconcile pass that sees the failures pauses it or rolls it back (a failing rollback
+ * pauses), and does not carry on. Checked against the store the pass was decided on, so failures
+ * that reach the store after the pass never count against it. Counted as the update config defines
+ * it: tasks of the current spec version created since the update started, in slots 1..replicas,
+ * that failed or were rejected, out of the replica count. Nothing is checked for a failure action
+ * `continue`, nor for global services (the scheduler decides their set of slots).
+ */
+export function updateFailureActionProblem(state: StoreReader, commands: readonly StateCommand[]): CheckProblem | null {
+  for (const service of state.services()) {
+    const status = service.updateStatus;
+    if (status === null || (status.state !== 'updating' && status.state !== 'rolling-back') || service.spec.mode.type !== 'replicated') continue;
+    const config = status.state === 'updating' ? service.spec.update : service.spec.rollback;
+    const replicas = service.spec.mode.replicas;
+    if (config.failureAction === 'continue' || replicas === 0) continue;
+    const failed = state.tasksOfService(service.id).filter((t) =>
+      t.specVersion === service.specVersion && t.createdAtUs >= status.startedAtUs && t.slot !== null && t.slot >= 1 && t.slot <= replicas &&
+      (t.observedState === 'failed' || t.observedState === 'rejected'));
+    if (failed.length / replicas <= config.maxFailureRatio) continue;
+    const acted = commands.some((c) =>
+      (c.type === 'service-rollback' && c.id === service.id) || (c.type === 'service-set-update-status' && c.id === service.id && c.state === 'paused'));
+    if (acted) continue;
+    const what = status.state === 'updating' ? 'update' : 'rollback';
+    const action = status.state === 'updating' && config.failureAction === 'rollback' ? 'roll it back' : 'pause it';
+    const created = commands.flatMap((c) => (c.type === 'task-create' ? c.tasks.filter((t) => t.serviceId === service.id) : []));
+    const instead = created.length === 0 ? 'no new task' : `${created.length} new task(s) for slot(s) ${created.map((t) => t.slot).join(', ')}`;
+    const completes = commands.some((c) => c.type === 'service-set-update-status' && c.id === service.id && c.state !== 'paused');
+    return {
+      checker: updateFailureActionChecker,
+      message: `service ${service.spec.name} (${service.id}): ${failed.length} of ${replicas} tasks of its ${what} to spec version ${service.specVersion} failed ` +
+        `(${failed.map((t) => `${t.id} in slot ${t.slot} ${t.observedState}`).join(', ')}), above its max failure ratio ${config.maxFailureRatio}, ` +
+        `yet a reconcile pass on that store did not ${action}: it proposed ${instead}${completes ? ' and a new update status' : ''} for the service`,
+    };
+  }
+  return null;
+}
+
+function taskPlace(task: Task, service: Service | null): string {
+  const name = service === null ? `removed service ${task.serviceId}` : `service ${service.spec.name} (${service.id})`;
+  return task.slot === null ? `${name}, global` : `${name}, slot ${task.slot}`;
+}
+
+/** The checks for one world run, fresh for each (a check may keep state across its run). */
+export function newOrchestrationChecks(): OrchestrationChecks {
+  return {
+    convergenceProblems,
+    updateAvailabilityProblem,
+    appliedCommandProblem: drainedAssignmentProblem,
+    reconcilePassProblem: updateFailureActionProblem,
+  };
 }

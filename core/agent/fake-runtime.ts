@@ -148,6 +148,8 @@ export function assignment(id: string, overrides: AssignmentOverrides = {}): Ass
     nodeId: testNode,
     specVersion: 1,
     desiredState: overrides.desiredState ?? 'running',
+    shutdownCause: null,
+    shutdownAtUs: null,
     observedState: overrides.observedState ?? 'assigned',
     message: '',
     exitCode: null,

@@ -116,6 +116,10 @@ export function stepLeader(r: Raft, m: Message): void {
         pr.becomeProbe();
         return;
       }
+      // A request for the chunk already in flight is a duplicate, or the answer to a duplicated or
+      // reordered chunk: answering each with another chunk would let every duplicate the network
+      // makes circulate for ever, and they multiply. A lost chunk is resent on the heartbeat.
+      if (m.nextOffset === pr.snapshotOffset && pr.snapshotChunkSent) return;
       pr.snapshotOffset = m.nextOffset;
       pr.snapshotChunkSent = false;
       sendSnapshotChunk(r, m.from, pr);

@@ -1,6 +1,61 @@
 // The reconciler's typed configuration and its per-pass input, validated once at the edge.
 
-import type { NodeId } from '../state/types.ts';
+import type { NodeId, TaskId } from '../state/types.ts';
+
+/**
+ * Plantable bugs of the orchestration control plane (the scheduler, the store's assignment check,
+ * the reconciler and its leader). Each exists so that the chaos checkers can prove they catch it;
+ * all are off in production and in clean chaos runs (core/raft/bugs.ts is the Raft core's).
+ */
+export interface OrchestrationBugs {
+  /**
+   * Drained nodes count as eligible for new tasks: the scheduler places tasks on them, and the
+   * store's re-check of an assignment makes the same mistake (one mistake in both places).
+   */
+  readonly scheduleOnDrained: boolean;
+  /** The rolling updater never compares failures with the update's max failure ratio: no pause, no rollback. */
+  readonly ignoreMaxFailureRatio: boolean;
+  /**
+   * The leader keeps the tasks its service controllers manage in a cache of its own, primed from
+   * its store when it takes over (before that store holds the previous leader's last entries) and
+   * then fed only by its own task-create proposals: a task whose creation commits after the
+   * takeover is unknown to it, so its slot is filled again and the task is never shut down.
+   */
+  readonly forgetTaskOnFailover: boolean;
+  /** The slot-uniqueness check is off by one: a slot keeps up to two live tasks, so a second one is never shut down. */
+  readonly doubleSlot: boolean;
+  /** The rolling updater starts the next batch without waiting for the slots still in progress, so more than `parallelism` are down. */
+  readonly ignoreParallelism: boolean;
+}
+
+export const noOrchestrationBugs: OrchestrationBugs = {
+  scheduleOnDrained: false,
+  ignoreMaxFailureRatio: false,
+  forgetTaskOnFailover: false,
+  doubleSlot: false,
+  ignoreParallelism: false,
+};
+
+/**
+ * The task ids a leader's cache holds (planted bug forgetTaskOnFailover only): the store's tasks
+ * when the leader took over, then the tasks its own passes created. Leader memory, never in the log.
+ */
+export class LeaderTaskCache {
+  private readonly ids = new Set<TaskId>();
+
+  constructor(tasks: readonly { readonly id: TaskId }[]) {
+    for (const t of tasks) this.ids.add(t.id);
+  }
+
+  has(id: TaskId): boolean {
+    return this.ids.has(id);
+  }
+
+  /** The tasks a pass of this leader proposed to create. */
+  learn(created: readonly TaskId[]): void {
+    for (const id of created) this.ids.add(id);
+  }
+}
 
 export interface ReconcilerConfig {
   /** A node not heard from for this long is marked down and its tasks are rescheduled. */
@@ -11,6 +66,8 @@ export interface ReconcilerConfig {
   readonly restartJitterFraction: number;
   /** Bound on tasks created, assigned or changed in one pass; the rest waits for the next. */
   readonly maxTasksPerPass: number;
+  /** Planted bugs, for the chaos suites only. */
+  readonly bugs: OrchestrationBugs;
 }
 
 export const defaultReconcilerConfig: ReconcilerConfig = {
@@ -18,6 +75,7 @@ export const defaultReconcilerConfig: ReconcilerConfig = {
   maxRestartDelayUs: 60_000_000,
   restartJitterFraction: 0.2,
   maxTasksPerPass: 1_000,
+  bugs: noOrchestrationBugs,
 };
 
 export interface ReconcileInput {
@@ -31,10 +89,12 @@ export interface ReconcileInput {
   readonly lastSeenUs: (node: NodeId) => number | undefined;
   readonly leaderSinceUs: number;
   readonly config: ReconcilerConfig;
+  /** The leader's task cache; given only when config.bugs.forgetTaskOnFailover is planted. */
+  readonly taskCache?: LeaderTaskCache;
 }
 
 export function validateReconcilerConfig(config: ReconcilerConfig): ReconcilerConfig {
-  const positive: (keyof ReconcilerConfig)[] = ['heartbeatTimeoutUs', 'maxRestartDelayUs', 'maxTasksPerPass'];
+  const positive = ['heartbeatTimeoutUs', 'maxRestartDelayUs', 'maxTasksPerPass'] as const;
   for (const key of positive) {
     const v = config[key];
     if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`reconciler ${key} must be a positive integer, got ${String(v)}`);

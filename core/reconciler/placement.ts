@@ -2,7 +2,7 @@
 // assignments, and for unschedulable tasks the reason (only when it changed, so an unschedulable
 // task costs nothing per pass). A task is placed as soon as a node fits.
 
-import { schedule } from '../scheduler/index.ts';
+import { schedule, type SchedulerBugs } from '../scheduler/index.ts';
 import { isUnassigned, type StateView } from '../state/index.ts';
 import type { Service, Task } from '../state/types.ts';
 import type { Plan } from './plan.ts';
@@ -17,9 +17,10 @@ export function waitingTasks(service: Service, tasks: readonly Task[]): Task[] {
   return waiting;
 }
 
-export function placeWaitingTasks(state: StateView, view: StoreSchedulerView, service: Service, waiting: readonly Task[], plan: Plan): void {
+/** `bugs`: the scheduler's planted bugs (chaos only). */
+export function placeWaitingTasks(state: StateView, view: StoreSchedulerView, service: Service, waiting: readonly Task[], plan: Plan, bugs: SchedulerBugs): void {
   if (waiting.length === 0 || plan.full()) return;
-  for (const decision of schedule(view, service, waiting)) {
+  for (const decision of schedule(view, service, waiting, bugs)) {
     if (decision.type === 'placed') {
       plan.assign({ taskId: decision.taskId, nodeId: decision.nodeId });
       view.place(decision.nodeId, service);

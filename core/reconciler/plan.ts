@@ -4,7 +4,7 @@
 // pass, and the pass stops adding work at its bound.
 
 import type { DesiredChange, NewTask, PendingReason, StateCommand, TaskAssignment } from '../state/commands.ts';
-import type { ServiceId, TaskId } from '../state/types.ts';
+import type { CommandShutdownCause, ServiceId, TaskId } from '../state/types.ts';
 
 export class Plan {
   readonly creates: NewTask[] = [];
@@ -26,10 +26,11 @@ export class Plan {
     this.creates.push(task);
   }
 
-  shutdown(taskId: TaskId): void {
+  /** Asks the task to stop, saying why (the store keeps it); the first reason of a pass wins. */
+  shutdown(taskId: TaskId, cause: CommandShutdownCause): void {
     if (this.touched.has(taskId) || this.full()) return;
     this.touched.add(taskId);
-    this.desired.push({ taskId, desiredState: 'shutdown' });
+    this.desired.push({ taskId, desiredState: 'shutdown', cause });
   }
 
   orphan(taskId: TaskId, message: string): void {

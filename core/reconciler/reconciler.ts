@@ -2,7 +2,8 @@
 // It is a pure function of the store and its input (time, id generator, the leader's heartbeat
 // memory), holds no state between passes, and so a leader change neither loses nor duplicates
 // work. The leader runs a pass only on a store that includes the effects of its previous pass (it
-// waits for its proposals to apply), so the same slot is never filled twice.
+// waits for its proposals to apply), so the same slot is never filled twice. (The planted bug
+// forgetTaskOnFailover breaks exactly this: the leader's task cache, given in the input.)
 
 import type { StateCommand } from '../state/commands.ts';
 import { validateCommand, type StateView } from '../state/index.ts';
@@ -22,16 +23,22 @@ export function reconcile(state: StateView, input: ReconcileInput): StateCommand
   // The store does not change during a pass, so each service's tasks are read once, and the tasks
   // waiting for a node are picked out then for placement after every service was reconciled.
   const waiting: { service: Service; tasks: Task[] }[] = [];
+  const cache = input.config.bugs.forgetTaskOnFailover ? input.taskCache : undefined;
   for (const service of state.services()) {
     const tasks = state.tasksOfService(service.id);
-    if (service.spec.mode.type === 'replicated') reconcileReplicated(state, service, tasks, service.spec.mode.replicas, input, plan);
-    else reconcileGlobal(state, view, service, tasks, input, plan);
+    // Planted bug forgetTaskOnFailover: the service controllers see only the leader's cached tasks.
+    const managed = cache === undefined ? tasks : tasks.filter((t) => cache.has(t.id));
+    if (service.spec.mode.type === 'replicated') reconcileReplicated(state, service, managed, service.spec.mode.replicas, input, plan);
+    else reconcileGlobal(state, view, service, managed, input, plan);
     const serviceWaiting = waitingTasks(service, tasks);
     if (serviceWaiting.length > 0) waiting.push({ service, tasks: serviceWaiting });
   }
-  for (const { service, tasks } of waiting) placeWaitingTasks(state, view, service, tasks, plan);
+  for (const { service, tasks } of waiting) placeWaitingTasks(state, view, service, tasks, plan, input.config.bugs);
   const commands = plan.commands();
-  return commands.length === 0 ? commands : commands.flatMap((command) => validOnly(state, command));
+  if (commands.length === 0) return commands;
+  const valid = commands.flatMap((command) => validOnly(state, command, input));
+  if (cache !== undefined) for (const c of valid) if (c.type === 'task-create') cache.learn(c.tasks.map((t) => t.id));
+  return valid;
 }
 
 /** Bound on items dropped from one batch before the whole batch is given up for this pass. */
@@ -41,10 +48,10 @@ const maxDroppedItems = 64;
  * What the store would refuse is not proposed: a batch loses the item the store names (a batch is
  * all or nothing), anything else refused is dropped. Refusals here are races the next pass fixes.
  */
-function validOnly(state: StateView, command: StateCommand): StateCommand[] {
+function validOnly(state: StateView, command: StateCommand, input: ReconcileInput): StateCommand[] {
   let current = command;
   for (let dropped = 0; dropped <= maxDroppedItems; dropped++) {
-    const error = validateCommand(state, current);
+    const error = validateCommand(state, current, input.config.bugs);
     if (error === null) return [current];
     const next = error.index === undefined ? null : withoutItem(current, error.index);
     if (next === null) return [];

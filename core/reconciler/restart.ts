@@ -15,11 +15,12 @@ export function endedOnItsOwn(task: Task): boolean {
 
 /**
  * `ended` are the terminal tasks of the slot, oldest first; the last one is the one to replace.
- * A task the orchestrator ended (drain, node down, update, scale) is replaced at once.
+ * A task the orchestrator ended or asked to stop (drain, node down, update, scale) is replaced at once.
  */
 export function restartDecision(policy: RestartPolicy, ended: readonly Task[], nowUs: number, config: ReconcilerConfig): RestartDecision {
   const last = ended[ended.length - 1]!;
-  if (!endedOnItsOwn(last)) return { replace: true, atUs: nowUs, restartCount: last.restartCount };
+  // Asked to stop (shutdownCause set), it goes whatever its exit: a crash on the way is no restart.
+  if (!endedOnItsOwn(last) || last.shutdownCause !== null) return { replace: true, atUs: nowUs, restartCount: last.restartCount };
   const failed = last.observedState !== 'complete';
   if (policy.condition === 'none') return { replace: false, why: `restart policy is none; task ${last.id} ended ${last.observedState}` };
   if (policy.condition === 'on-failure' && !failed) return { replace: false, why: `task ${last.id} completed and the restart policy is on-failure` };

@@ -3,13 +3,19 @@
 // nodes that stop qualifying are shut down, down nodes' tasks orphaned). Both then share slot
 // maintenance and rolling updates (slots.ts). Tasks of removed services are shut down by the store.
 
-import { planGlobal } from '../scheduler/index.ts';
+import { planGlobal, type GlobalRemovalCause } from '../scheduler/index.ts';
 import { isTerminal, type StateView } from '../state/index.ts';
-import type { NodeId, Service, Task } from '../state/types.ts';
+import type { CommandShutdownCause, NodeId, Service, Task } from '../state/types.ts';
 import type { ReconcileInput } from './config.ts';
 import type { Plan } from './plan.ts';
 import { maintainSlots, progressUpdate, type Slot } from './slots.ts';
 import type { StoreSchedulerView } from './view.ts';
+
+/** Why a global task is shut down, by why its node no longer qualifies (down or removed nodes orphan). */
+const globalShutdownCause: Record<Exclude<GlobalRemovalCause, 'node-down' | 'node-removed'>, CommandShutdownCause> = {
+  'node-drained': 'drain',
+  constraints: 'ineligible',
+};
 
 const byAge = (a: Task, b: Task) => a.createdAtUs - b.createdAtUs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
@@ -19,7 +25,7 @@ export function reconcileReplicated(state: StateView, service: Service, tasks: r
   for (const t of tasks) {
     if (t.slot === null) continue;
     if (t.slot > replicas) {
-      if (t.desiredState === 'running' && !isTerminal(t.observedState)) plan.shutdown(t.id);
+      if (t.desiredState === 'running' && !isTerminal(t.observedState)) plan.shutdown(t.id, 'scale-down');
       continue;
     }
     const list = bySlot.get(t.slot) ?? [];
@@ -40,7 +46,7 @@ export function reconcileGlobal(state: StateView, view: StoreSchedulerView, serv
   if (global.error !== null) return;
   for (const removal of global.tasksToRemove) {
     if (removal.cause === 'node-down' || removal.cause === 'node-removed') plan.orphan(removal.taskId, removal.reason);
-    else plan.shutdown(removal.taskId);
+    else plan.shutdown(removal.taskId, globalShutdownCause[removal.cause]);
   }
   const removed = new Set(global.tasksToRemove.map((r) => r.taskId));
   const byNode = new Map<NodeId, Task[]>();

@@ -7,7 +7,7 @@
 
 import { isTerminal, type StateView } from '../state/index.ts';
 import type { NewTask } from '../state/commands.ts';
-import type { NodeId, Service, Task, TaskId, UpdateConfig } from '../state/types.ts';
+import type { CommandShutdownCause, NodeId, Service, Task, TaskId, UpdateConfig } from '../state/types.ts';
 import type { ReconcileInput } from './config.ts';
 import type { Plan } from './plan.ts';
 import { endedOnItsOwn, restartDecision } from './restart.ts';
@@ -56,8 +56,9 @@ export function maintainSlots(state: StateView, service: Service, slots: readonl
       refill(service, slot, input, plan);
       continue;
     }
-    const keep = chooseKept(live, service.specVersion, startFirst);
-    if (keep !== live) for (const t of live) if (!keep.includes(t)) plan.shutdown(t.id);
+    // Planted bug doubleSlot: the one-live-task-per-slot check is off by one, so a second task stays.
+    const keep = input.config.bugs.doubleSlot && live.length === 2 ? live : chooseKept(live, service.specVersion, startFirst);
+    if (keep !== live) for (const t of live) if (!keep.includes(t)) plan.shutdown(t.id, droppedCause(t, keep, service.specVersion));
     if (noneOfVersion(keep, service.specVersion)) outdated.push(slot);
   }
   return outdated;
@@ -77,7 +78,7 @@ function leaveNode(state: StateView, task: Task, plan: Plan): boolean {
     return true;
   }
   if (node.availability === 'drain') {
-    plan.shutdown(task.id);
+    plan.shutdown(task.id, 'drain');
     return true;
   }
   return false;
@@ -99,6 +100,15 @@ function chooseKept(live: Task[], specVersion: number, startFirst: boolean): Tas
   }
   const anyRunning = live.filter(isRunning);
   return [anyRunning.length > 0 ? newest(anyRunning) : newest(live)];
+}
+
+/**
+ * Why a live task the slot does not keep is shut down: an older version beside a kept task of the
+ * current one is being replaced by the update (a start-first replacement that runs now); anything
+ * else is one live task too many.
+ */
+function droppedCause(task: Task, keep: readonly Task[], specVersion: number): CommandShutdownCause {
+  return task.specVersion !== specVersion && !noneOfVersion(keep, specVersion) ? 'update' : 'duplicate';
 }
 
 function refill(service: Service, slot: Slot, input: ReconcileInput, plan: Plan): void {
@@ -126,7 +136,8 @@ export function progressUpdate(service: Service, slots: readonly Slot[], outdate
   const since = service.updateStatus!.startedAtUs;
   const newTasks = slots.flatMap((s) => s.tasks).filter((t) => t.specVersion === service.specVersion && t.createdAtUs >= since);
   const failures = newTasks.filter((t) => endedOnItsOwn(t) && t.observedState !== 'complete').length;
-  if (total > 0 && failures / total > config.maxFailureRatio && config.failureAction !== 'continue') {
+  // Planted bug ignoreMaxFailureRatio: the failures are never compared with the ratio.
+  if (!input.config.bugs.ignoreMaxFailureRatio && total > 0 && failures / total > config.maxFailureRatio && config.failureAction !== 'continue') {
     failUpdate(service, update.rollback || config.failureAction === 'pause', failures, total, input, plan);
     return;
   }
@@ -135,22 +146,28 @@ export function progressUpdate(service: Service, slots: readonly Slot[], outdate
     if (inProgress === 0 && monitorOver(newTasks, config, input.nowUs)) completeUpdate(service, update.rollback, input, plan);
     return;
   }
-  if (inProgress > 0 || !delayOver(newTasks, config, input.nowUs)) return;
+  // Planted bug ignoreParallelism: a batch starts while the previous one is still in progress.
+  if ((inProgress > 0 && !input.config.bugs.ignoreParallelism) || !delayOver(newTasks, config, input.nowUs)) return;
   const parallelism = config.parallelism === 0 ? outdated.length : config.parallelism;
   for (const slot of outdated.slice(0, parallelism)) {
     const old = slot.tasks.filter(isLive);
-    if (config.order === 'stop-first') for (const t of old) plan.shutdown(t.id);
+    if (config.order === 'stop-first') for (const t of old) plan.shutdown(t.id, 'update');
     plan.create(newTask(service, slot, input.newId('t'), old[old.length - 1]?.restartCount ?? 0));
   }
 }
 
-/** An updated slot not yet settled: its new task has not started, or its old task still stops. */
+/**
+ * An updated slot not yet settled: its new task has not started, its old task still stops, or the
+ * update took its last live task down and the replacement is still to come (its creation lost with
+ * a leader, or the old task failed before it stopped and waits out a restart delay): such a slot is
+ * down, and the next batch must wait for it.
+ */
 function slotInProgress(slot: Slot, specVersion: number): boolean {
   const older = slot.tasks.filter((t) => t.specVersion !== specVersion);
   if (older.length === 0) return false;
   const stopping = older.some((t) => t.desiredState === 'shutdown' && !isTerminal(t.observedState));
   const starting = slot.tasks.some((t) => t.specVersion === specVersion && isLive(t) && notStarted.has(t.observedState));
-  return stopping || starting;
+  return stopping || starting || (newest(slot.tasks).shutdownCause === 'update' && !slot.tasks.some(isLive));
 }
 
 function lastStartUs(newTasks: readonly Task[]): number {

@@ -4,14 +4,14 @@
 // Not part of the public surface.
 
 import type { StateCommand } from '../state/commands.ts';
-import { ClusterState } from '../state/index.ts';
+import { ClusterState, noStoreBugs, type StoreBugs } from '../state/index.ts';
 import { isTerminal } from '../state/index.ts';
 import type { NodeId, Task } from '../state/types.ts';
 import { defaultReconcilerConfig, type ReconcileInput, type ReconcilerConfig } from './config.ts';
 import { reconcile } from './reconciler.ts';
 
 export class ReconcileWorld {
-  readonly state = new ClusterState();
+  readonly state: ClusterState;
   nowUs = 10;
   private nextId = 0;
   readonly lastSeen = new Map<NodeId, number>();
@@ -23,6 +23,11 @@ export class ReconcileWorld {
   config: ReconcilerConfig = defaultReconcilerConfig;
   leaderSinceUs = 0;
   idPrefix = 'a';
+
+  /** `storeBugs`: planted bugs of the store's checks (the tests of the planted bugs). */
+  constructor(storeBugs: StoreBugs = noStoreBugs) {
+    this.state = new ClusterState(undefined, storeBugs);
+  }
 
   apply(command: StateCommand): void {
     const result = this.state.apply(command);

@@ -23,7 +23,16 @@ export interface BatchContext {
   readonly reservations: Resources;
   /** Host-mode published ports, deduplicated, in spec order. */
   readonly hostPorts: readonly HostPort[];
+  readonly bugs: SchedulerBugs;
 }
+
+/** Plantable bugs of the scheduler, for the chaos suites only (core/reconciler's OrchestrationBugs carries them). */
+export interface SchedulerBugs {
+  /** A drained node counts as active: new tasks are placed on it. */
+  readonly scheduleOnDrained: boolean;
+}
+
+export const noSchedulerBugs: SchedulerBugs = { scheduleOnDrained: false };
 
 /** Why a batch may only use one node. */
 export type Pin =
@@ -120,7 +129,8 @@ export function eligibleNodes(context: BatchContext, pin: Pin | null): Filtered 
     nodes = context.view.nodes();
     if (nodes.length === 0) return { reason: 'no node in the cluster' };
   }
-  const active = nodes.filter((node) => node.availability === 'active');
+  const drainedActive = context.bugs.scheduleOnDrained;
+  const active = nodes.filter((node) => node.availability === 'active' || (drainedActive && node.availability === 'drain'));
   if (active.length === 0) {
     return { reason: pin !== null ? pinned(pin, availabilityWords[nodes[0]!.availability]) : `no node is active (${tally(nodes.map((n) => (n.availability === 'drain' ? 'drained' : 'paused')))})` };
   }

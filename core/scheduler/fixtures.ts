@@ -101,6 +101,8 @@ export function makeTask(id: string, serviceId: string, options: TaskOptions = {
     nodeId: (options.nodeId ?? null) as NodeId | null,
     specVersion: options.specVersion ?? 1,
     desiredState: options.desiredState ?? 'running',
+    shutdownCause: null,
+    shutdownAtUs: null,
     observedState: options.state ?? 'pending',
     message: '',
     exitCode: null,

@@ -11,4 +11,4 @@ export { MemoryView, holdsNode } from './view.ts';
 export type { SchedulerView, MemoryViewInput, ViewTask } from './view.ts';
 export { planGlobal, globalEligibleNodes, globalRemovalCause, isLiveGlobalTask } from './global.ts';
 export type { GlobalPlan, GlobalRemoval, GlobalRemovalCause } from './global.ts';
-export { formatCpu, formatMemory } from './filters.ts';
+export { formatCpu, formatMemory, noSchedulerBugs, type SchedulerBugs } from './filters.ts';

@@ -10,8 +10,8 @@ import { assert } from '../assert.ts';
 import { Candidates } from './candidates.ts';
 import { parseConstraints, parseSpread } from './constraints.ts';
 import type { SpreadPreference } from './constraints.ts';
-import { eligibleNodes, explainNoFit, fits, hostPortsOf, newNodeState } from './filters.ts';
-import type { BatchContext, NodeState, Pin } from './filters.ts';
+import { eligibleNodes, explainNoFit, fits, hostPortsOf, newNodeState, noSchedulerBugs } from './filters.ts';
+import type { BatchContext, NodeState, Pin, SchedulerBugs } from './filters.ts';
 import type { SchedulerView } from './view.ts';
 
 export type Decision =
@@ -27,10 +27,11 @@ export type Decision =
 /** The most tasks one call places; a larger batch is a caller bug (split it). */
 export const maxBatchTasks = 100_000;
 
-export function schedule(view: SchedulerView, service: Service, tasks: readonly Task[]): Decision[] {
+/** `bugs`: planted bugs, for the chaos suites only (none by default). */
+export function schedule(view: SchedulerView, service: Service, tasks: readonly Task[], bugs: SchedulerBugs = noSchedulerBugs): Decision[] {
   assert(tasks.length <= maxBatchTasks, () => `schedule: ${tasks.length} tasks exceed the batch bound ${maxBatchTasks}`);
   const ordered = orderTasks(service, tasks);
-  const context = batchContext(view, service);
+  const context = batchContext(view, service, bugs);
   if ('reason' in context) return ordered.map((task) => unschedulable(task, context.reason));
   return service.spec.mode.type === 'global'
     ? scheduleGlobal(context, service, ordered)
@@ -47,7 +48,7 @@ function orderTasks(service: Service, tasks: readonly Task[]): Task[] {
   return [...tasks].sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-function batchContext(view: SchedulerView, service: Service): BatchContext | { readonly reason: string } {
+function batchContext(view: SchedulerView, service: Service, bugs: SchedulerBugs): BatchContext | { readonly reason: string } {
   const spec = service.spec;
   const constraints = parseConstraints(spec.placement.constraints);
   if ('message' in constraints) return { reason: constraints.message };
@@ -57,7 +58,7 @@ function batchContext(view: SchedulerView, service: Service): BatchContext | { r
     if (parsed.type === 'error') return { reason: parsed.message };
     preferences.push(parsed);
   }
-  return { view, spec, constraints, preferences, reservations: spec.reservations, hostPorts: hostPortsOf(spec) };
+  return { view, spec, constraints, preferences, reservations: spec.reservations, hostPorts: hostPortsOf(spec), bugs };
 }
 
 const unschedulable = (task: Task, reason: string): Decision => ({ type: 'unschedulable', taskId: task.id, reason });

@@ -10,20 +10,21 @@ import { stateLimits } from './limits.ts';
 import { copyResources, copyStringRecord, normalizeServiceSpec } from './normalize.ts';
 import type { Tables } from './tables.ts';
 import { isTerminal, isUnassigned } from './task-machine.ts';
-import { noResources, type Service, type ServiceId, type ServiceSpec, type Task, type UpdateStatus } from './types.ts';
+import { noResources, type Service, type ServiceId, type ServiceSpec, type ShutdownCause, type Task, type UpdateStatus } from './types.ts';
 
 export const truncateMessage = (message: string): string =>
   message.length > stateLimits.messageChars ? message.slice(0, stateLimits.messageChars) : message;
 
 /**
- * Asks a task to stop. A task never placed has nothing to stop: it is shut down at once (with
- * `message` as the reason). Returns whether anything changed.
+ * Asks a task to stop, recording why and when (the first cause stays: a task is shut down once).
+ * A task never placed has nothing to stop: it is shut down at once (with `message` as the reason).
+ * Returns whether anything changed.
  */
-export function shutDownTask(tables: Tables, task: Task, atUs: number, message: string): boolean {
+export function shutDownTask(tables: Tables, task: Task, atUs: number, message: string, cause: ShutdownCause): boolean {
   if (task.desiredState === 'shutdown') return false;
   const unplaced = isUnassigned(task.observedState);
   tables.putTask({
-    ...task, desiredState: 'shutdown', observedState: unplaced ? 'shutdown' : task.observedState,
+    ...task, desiredState: 'shutdown', shutdownCause: cause, shutdownAtUs: atUs, observedState: unplaced ? 'shutdown' : task.observedState,
     message: unplaced ? truncateMessage(message) : task.message, version: task.version + 1, updatedAtUs: atUs,
   });
   return true;
@@ -65,7 +66,9 @@ export function applyNodeCommand(tables: Tables, command: NodeCommand): boolean 
       for (const task of tables.tasksOnNode(node.id)) {
         if (isTerminal(task.observedState)) continue;
         const observedState = isUnassigned(task.observedState) ? 'shutdown' : 'orphaned';
-        tables.putTask({ ...task, desiredState: 'shutdown', observedState, message: `node ${node.id} was removed`, version: task.version + 1, updatedAtUs: atUs });
+        // A task already being shut down keeps the cause it was given.
+        const shutdown = task.desiredState === 'shutdown' ? {} : { shutdownCause: 'node-removed' as const, shutdownAtUs: atUs };
+        tables.putTask({ ...task, desiredState: 'shutdown', ...shutdown, observedState, message: `node ${node.id} was removed`, version: task.version + 1, updatedAtUs: atUs });
       }
       tables.removeNode(node.id);
       return true;
@@ -130,7 +133,7 @@ export function applyServiceCommand(tables: Tables, command: ServiceCommand): bo
       return true;
     }
     case 'service-remove':
-      for (const task of tables.tasksOfService(service.id)) shutDownTask(tables, task, atUs, `service ${service.id} was removed`);
+      for (const task of tables.tasksOfService(service.id)) shutDownTask(tables, task, atUs, `service ${service.id} was removed`, 'service-removed');
       tables.serviceTable.remove(service.id);
       return true;
   }

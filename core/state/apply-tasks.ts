@@ -25,7 +25,7 @@ export function applyTaskCommand(tables: Tables, command: TaskCommand): boolean 
       for (const item of command.tasks) {
         tables.putTask({
           id: item.id, version: 1, serviceId: item.serviceId, slot: item.slot, nodeId: item.nodeId, specVersion: item.specVersion,
-          desiredState: 'running', observedState: 'new', message: '', exitCode: null, restartCount: item.restartCount ?? 0,
+          desiredState: 'running', shutdownCause: null, shutdownAtUs: null, observedState: 'new', message: '', exitCode: null, restartCount: item.restartCount ?? 0,
           createdAtUs: atUs, updatedAtUs: atUs,
         });
       }
@@ -46,9 +46,9 @@ export function applyTaskCommand(tables: Tables, command: TaskCommand): boolean 
     }
     case 'task-set-desired': {
       let any = false;
-      for (const { taskId, desiredState } of command.changes) {
+      for (const change of command.changes) {
         // Validation allows only running → shutdown (or no change).
-        if (desiredState === 'shutdown') any = shutDownTask(tables, taskOf(tables, taskId), atUs, 'shut down before it was placed') || any;
+        if (change.desiredState === 'shutdown') any = shutDownTask(tables, taskOf(tables, change.taskId), atUs, 'shut down before it was placed', change.cause) || any;
       }
       return any;
     }

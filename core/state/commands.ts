@@ -6,7 +6,7 @@
 
 import type { StateError } from './errors.ts';
 import type {
-  CertificateId, DesiredTaskState, IngressId, IngressRule, NodeAvailability, NodeId, NodeRole, NodeStatus, Resources,
+  CertificateId, CommandShutdownCause, IngressId, IngressRule, NodeAvailability, NodeId, NodeRole, NodeStatus, Resources,
   SecretId, ServiceId, ServiceSpec, TaskId, TaskState, UpdateState, VolumeId,
 } from './types.ts';
 
@@ -88,10 +88,10 @@ export interface PendingReason {
   readonly message: string;
 }
 
-export interface DesiredChange {
-  readonly taskId: TaskId;
-  readonly desiredState: DesiredTaskState;
-}
+/** Shutting a task down says why (kept on the task); `running` changes nothing (a task never comes back). */
+export type DesiredChange =
+  | { readonly taskId: TaskId; readonly desiredState: 'running' }
+  | { readonly taskId: TaskId; readonly desiredState: 'shutdown'; readonly cause: CommandShutdownCause };
 
 /** Batch commands are atomic: one invalid item refuses the whole batch (the error names its index). */
 export type TaskCommand =

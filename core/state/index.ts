@@ -3,7 +3,7 @@
 // helpers controllers share with it (constraint evaluation, the task state machine, limits).
 
 export type * from './types.ts';
-export { noResources, terminalTaskStates } from './types.ts';
+export { commandShutdownCauses, noResources, shutdownCauses, terminalTaskStates } from './types.ts';
 export type {
   ApplyResult, DesiredChange, NewTask, NodeCommand, ObjectCommand, PendingReason, ServiceCommand, StateCommand, StateCommandType,
   TaskAssignment, TaskCommand,
@@ -16,6 +16,7 @@ export { claimForSpec } from './validate-tasks.ts';
 export { isRolledBack } from './validate-services.ts';
 export { domainCovers } from './validate-objects.ts';
 export { ClusterState } from './store.ts';
+export { noStoreBugs, type StoreBugs } from './bugs.ts';
 export { snapshot, restore } from './snapshot.ts';
 export { canonicalJson, encodeCommand, decodeCommand } from './codec.ts';
 export type { StateView, TaskClaim } from './view.ts';

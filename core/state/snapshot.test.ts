@@ -30,6 +30,7 @@ const everyKind: readonly StateCommand[] = [
   assign([['t1', 'n1'], ['g1', 'n1']]),
   report('t1', 'running'),
   { type: 'task-set-pending-reason', reasons: [{ taskId: tid('t2'), message: 'host port tcp/8080 is in use on every eligible node' }], atUs: 6 },
+  { type: 'task-set-desired', changes: [{ taskId: tid('g1'), desiredState: 'shutdown', cause: 'drain' }], atUs: 7 },
 ];
 
 test('snapshot → restore → snapshot round-trips every kind of object byte for byte', () => {
@@ -42,6 +43,8 @@ test('snapshot → restore → snapshot round-trips every kind of object byte fo
   assert.deepEqual(restored.tasksOnNode(nid('n1')).map((t) => t.id), ['g1', 't1']);
   assert.equal(restored.serviceByName('web')?.id, 's-2');
   assert.equal(restored.certificateByName('site')?.id, 'c-1');
+  assert.deepEqual([restored.task(tid('g1'))?.shutdownCause, restored.task(tid('g1'))?.shutdownAtUs], ['drain', 7]);
+  assert.deepEqual([restored.task(tid('t1'))?.shutdownCause, restored.task(tid('t1'))?.shutdownAtUs], [null, null]);
 });
 
 test('a restored store keeps applying exactly like the original', () => {

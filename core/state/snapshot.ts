@@ -8,10 +8,12 @@ import { canonicalJson } from './codec.ts';
 import { sameResources } from './resources.ts';
 import { ClusterState } from './store.ts';
 import { Tables } from './tables.ts';
+import { noStoreBugs, type StoreBugs } from './bugs.ts';
 import { noResources, type Certificate, type ClusterNode, type Ingress, type Secret, type Service, type Task, type TaskId, type Volume } from './types.ts';
 import type { StateView, TaskClaim } from './view.ts';
 
-const snapshotFormat = 'warren-cluster-state/1';
+// 2: tasks carry shutdownCause and shutdownAtUs.
+const snapshotFormat = 'warren-cluster-state/2';
 
 interface SnapshotData {
   readonly format: typeof snapshotFormat;
@@ -48,9 +50,10 @@ export function snapshot(state: StateView): string {
 }
 
 /** The store a snapshot was taken of; the empty string (no snapshot yet) gives an empty store. */
-export function restore(text: string): ClusterState {
+/** `bugs`: planted bugs of the restored store's checks (chaos only; none by default). */
+export function restore(text: string, bugs: StoreBugs = noStoreBugs): ClusterState {
   const tables = new Tables();
-  if (text === '') return new ClusterState(tables);
+  if (text === '') return new ClusterState(tables, bugs);
   const data = JSON.parse(text) as SnapshotData;
   assert(data.format === snapshotFormat, () => `unknown cluster state snapshot format ${JSON.stringify(data.format)}`);
   for (const node of data.nodes) tables.putNode({ ...node, reserved: noResources });
@@ -66,5 +69,5 @@ export function restore(text: string): ClusterState {
     const rebuilt = tables.node(node.id);
     assert(rebuilt !== null && sameResources(rebuilt.reserved, node.reserved), () => `node ${node.id}: snapshot says reserved ${JSON.stringify(node.reserved)}, its tasks hold ${JSON.stringify(rebuilt?.reserved)}`);
   }
-  return new ClusterState(tables);
+  return new ClusterState(tables, bugs);
 }

@@ -1,5 +1,6 @@
 // Property tests of the store over random command sequences (most of them refused, which must
 // change nothing): reservations stay exactly the sum of live claims, task states only move forward,
+// a task's shutdown cause is set once, when it is asked to shut down,
 // snapshot → restore → snapshot is byte-identical and the restored store answers every query the
 // same, and the same commands always give the same snapshot. Failures print fast-check's seed.
 
@@ -12,7 +13,7 @@ import { restore, snapshot } from './snapshot.ts';
 import { ClusterState } from './store.ts';
 import { holdsClaim, isTerminal, isUnassigned, taskStates } from './task-machine.ts';
 import { nid, register, sid, spec, tid } from './testing.ts';
-import type { NodeId, SecretId, ServiceId, ServiceSpec, Task, TaskId, TaskState, VolumeId } from './types.ts';
+import { commandShutdownCauses, shutdownCauses, type NodeId, type SecretId, type ServiceId, type ServiceSpec, type Task, type TaskId, type TaskState, type VolumeId } from './types.ts';
 
 const nodeIds = ['n1', 'n2', 'n3'];
 const serviceIds = ['s1', 's2', 's3'];
@@ -97,8 +98,8 @@ const intents: fc.Arbitrary<Intent> = fc.oneof(
     .map(({ id, p, state, exit, at }): Intent => (s) => ({
       type: 'task-report', taskId: pickTask(s, p, holdsClaim, id), state: state as TaskState, exitCode: exit, message: 'm', atUs: at,
     }))),
-  fc.record({ id: task, p: pick, at: atUs })
-    .map(({ id, p, at }): Intent => (s) => ({ type: 'task-set-desired', changes: [{ taskId: pickTask(s, p, (t) => t.desiredState === 'running', id), desiredState: 'shutdown' }], atUs: at })),
+  fc.record({ id: task, p: pick, cause: fc.constantFrom(...commandShutdownCauses), at: atUs })
+    .map(({ id, p, cause, at }): Intent => (s) => ({ type: 'task-set-desired', changes: [{ taskId: pickTask(s, p, (t) => t.desiredState === 'running', id), desiredState: 'shutdown', cause }], atUs: at })),
   fc.record({ id: task, at: atUs }).map(({ id, at }): Intent => () => ({ type: 'task-set-pending-reason', reasons: [{ taskId: tid(id), message: 'no fit' }], atUs: at })),
   fc.record({ id: task, p: pick, at: atUs })
     .map(({ id, p, at }): Intent => (s) => ({ type: 'task-remove', taskIds: [pickTask(s, p, (t) => isTerminal(t.observedState), id)], atUs: at })),
@@ -200,6 +201,29 @@ test('a task state only ever moves forward', () => {
           const before = seen.get(t.id);
           if (before !== undefined && t.version >= before.version) assert.ok(rank(t.observedState) >= before.rank, `task ${t.id} moved back to ${t.observedState}`);
           seen.set(t.id, { version: t.version, rank: rank(t.observedState) });
+        }
+      });
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test('a task has a shutdown cause exactly while it is desired shut down, and keeps the first one it was given', () => {
+  fc.assert(
+    fc.property(steps, (s) => {
+      let first = new Map<string, { cause: Task['shutdownCause']; atUs: number | null }>();
+      run(s, (state) => {
+        // A removed task's id may come back as a new task: only tasks still in the store are followed.
+        const present = new Set(state.tasks().map((t) => t.id as string));
+        first = new Map([...first].filter(([id]) => present.has(id)));
+        for (const t of state.tasks()) {
+          assert.equal(t.shutdownCause !== null, t.desiredState === 'shutdown', `task ${t.id} is ${t.desiredState} with cause ${t.shutdownCause}`);
+          assert.equal(t.shutdownAtUs !== null, t.shutdownCause !== null, `task ${t.id}: cause and time are set together`);
+          if (t.shutdownCause === null) continue;
+          assert.ok(shutdownCauses.includes(t.shutdownCause), `task ${t.id} has unknown shutdown cause ${t.shutdownCause}`);
+          const seen = first.get(t.id) ?? { cause: t.shutdownCause, atUs: t.shutdownAtUs };
+          assert.deepEqual({ cause: t.shutdownCause, atUs: t.shutdownAtUs }, seen, `task ${t.id} changed its shutdown cause`);
+          first.set(t.id, seen);
         }
       });
     }),

@@ -15,23 +15,27 @@ import type {
   TaskId, Volume, VolumeId,
 } from './types.ts';
 import { validateCommand } from './validate.ts';
+import { noStoreBugs, type StoreBugs } from './bugs.ts';
 import type { StateView, TaskClaim } from './view.ts';
 
 export class ClusterState implements StateView {
   private readonly tables: Tables;
 
-  /** An empty store. (The argument is for restore; it is not part of the public surface.) */
-  constructor(tables: Tables = new Tables()) {
+  /**
+   * An empty store. (`tables` is for restore; it is not part of the public surface.) `bugs` plants
+   * bugs in the store's checks, for the chaos suites only.
+   */
+  constructor(tables: Tables = new Tables(), private readonly bugs: StoreBugs = noStoreBugs) {
     this.tables = tables;
   }
 
   /** What validateCommand would say of `command` now: null when it would apply. */
   validate(command: StateCommand): StateError | null {
-    return validateCommand(this.tables, command);
+    return validateCommand(this.tables, command, this.bugs);
   }
 
   apply(command: StateCommand): ApplyResult {
-    const error = validateCommand(this.tables, command);
+    const error = validateCommand(this.tables, command, this.bugs);
     if (error !== null) return { ok: false, error };
     return { ok: true, changed: applyValidated(this.tables, command) };
   }

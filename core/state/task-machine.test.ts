@@ -8,7 +8,7 @@ import type { ServiceId, Task, TaskState } from './types.ts';
 
 const taskIn = (observedState: TaskState): Task => ({
   id: tid('t1'), version: 1, serviceId: 's1' as ServiceId, slot: 1, nodeId: nid('n1'), specVersion: 1, desiredState: 'running',
-  observedState, message: '', exitCode: null, restartCount: 0, createdAtUs: 0, updatedAtUs: 0,
+  shutdownCause: null, shutdownAtUs: null, observedState, message: '', exitCode: null, restartCount: 0, createdAtUs: 0, updatedAtUs: 0,
 });
 
 const order: readonly TaskState[] = ['assigned', 'starting', 'running'];

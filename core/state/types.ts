@@ -162,6 +162,25 @@ export const terminalTaskStates: ReadonlySet<TaskState> = new Set(['complete', '
 /** What the managers want of a task. */
 export type DesiredTaskState = 'running' | 'shutdown';
 
+/**
+ * Why the managers asked a task to shut down, kept on the task so that checkers and operators can
+ * tell the slots a rolling update took down from those that scaling, draining and the rest did.
+ * The reconciler gives one of `commandShutdownCauses` with every task-set-desired to shutdown:
+ * - update: a rolling update or rollback replaces it by a task of the service's current spec version
+ *   (stopped before its replacement starts, stop-first; or once it runs, start-first);
+ * - scale-down: its slot is above the replica count;
+ * - drain: its node is being drained;
+ * - ineligible: a global service's node no longer satisfies the service's constraints;
+ * - duplicate: its slot (or node) keeps another live task.
+ * The store sets the other two itself: service-removed (service-remove), node-removed (node-remove).
+ * A task the reconciler gives up on because its node is down is orphaned (a report), not shut down.
+ */
+export type CommandShutdownCause = 'update' | 'scale-down' | 'drain' | 'ineligible' | 'duplicate';
+export type ShutdownCause = CommandShutdownCause | 'service-removed' | 'node-removed';
+
+export const commandShutdownCauses: readonly CommandShutdownCause[] = ['update', 'scale-down', 'drain', 'ineligible', 'duplicate'];
+export const shutdownCauses: readonly ShutdownCause[] = [...commandShutdownCauses, 'service-removed', 'node-removed'];
+
 export interface Task {
   readonly id: TaskId;
   readonly version: number;
@@ -172,6 +191,9 @@ export interface Task {
   readonly nodeId: NodeId | null;
   readonly specVersion: number;
   readonly desiredState: DesiredTaskState;
+  /** Why it was asked to shut down, and when (the command's atUs); both null while desired running. */
+  readonly shutdownCause: ShutdownCause | null;
+  readonly shutdownAtUs: number | null;
   readonly observedState: TaskState;
   /** Why a task is pending (unschedulable) or failed, in words an operator can act on. */
   readonly message: string;

@@ -12,7 +12,8 @@ import { alreadyExists, atIndex, failedPrecondition, invalidArgument, isStateErr
 import { stateLimits } from './limits.ts';
 import { addResources, fitsWithin } from './resources.ts';
 import { isTerminal, isUnassigned, reportOutcome } from './task-machine.ts';
-import { noResources, type ClusterNode, type NodeId, type Resources, type Service, type ServiceSpec, type Task, type TaskId } from './types.ts';
+import { commandShutdownCauses, noResources, type ClusterNode, type NodeId, type Resources, type Service, type ServiceSpec, type Task, type TaskId } from './types.ts';
+import { noStoreBugs, type StoreBugs } from './bugs.ts';
 import { existingNode } from './validate-nodes.ts';
 import { hostPortKey, type StateView, type TaskClaim } from './view.ts';
 
@@ -51,12 +52,12 @@ function once(seen: Set<string>, taskId: string): Check {
   return null;
 }
 
-export function validateTaskCommand(state: StateView, command: TaskCommand): Check {
+export function validateTaskCommand(state: StateView, command: TaskCommand, bugs: StoreBugs = noStoreBugs): Check {
   switch (command.type) {
     case 'task-create':
       return checkBatch<NewTask>(command.tasks, 'tasks', (item, seen) => validateNewTask(state, item, seen));
     case 'task-assign':
-      return validateAssign(state, command.assignments);
+      return validateAssign(state, command.assignments, bugs);
     case 'task-set-pending-reason':
       return checkBatch<{ taskId: unknown; message: unknown }>(command.reasons, 'reasons', (item, seen) => {
         const task = existingTask(state, item.taskId);
@@ -65,10 +66,10 @@ export function validateTaskCommand(state: StateView, command: TaskCommand): Che
           (isUnassigned(task.observedState) ? null : failedPrecondition(`task ${task.id} is ${task.observedState}, not waiting for a node`));
       });
     case 'task-set-desired':
-      return checkBatch<{ taskId: unknown; desiredState: unknown }>(command.changes, 'changes', (item, seen) => {
+      return checkBatch<{ taskId: unknown; desiredState: unknown; cause?: unknown }>(command.changes, 'changes', (item, seen) => {
         const task = existingTask(state, item.taskId);
         if (isStateError(task)) return task;
-        return once(seen, task.id) ?? checkEnum(item.desiredState, 'desiredState', ['running', 'shutdown']) ??
+        return once(seen, task.id) ?? checkEnum(item.desiredState, 'desiredState', ['running', 'shutdown']) ?? checkShutdownCause(item) ??
           (task.desiredState === 'shutdown' && item.desiredState === 'running'
             ? failedPrecondition(`task ${task.id} is being shut down and never runs again: create a new task instead`)
             : null);
@@ -93,6 +94,15 @@ export function validateTaskCommand(state: StateView, command: TaskCommand): Che
         },
       );
   }
+}
+
+/** Shutting a task down names one of the causes the reconciler may give; keeping it running names none. */
+function checkShutdownCause(item: { desiredState: unknown; cause?: unknown }): Check {
+  if (item.desiredState === 'shutdown') {
+    if (item.cause === undefined) return invalidArgument(`cause is required to shut a task down: one of ${commandShutdownCauses.join(', ')}`);
+    return checkEnum(item.cause, 'cause', commandShutdownCauses);
+  }
+  return item.cause === undefined ? null : invalidArgument(`cause is given only to shut a task down (desiredState shutdown), got ${describe(item.cause)} with desiredState running`);
 }
 
 function validateNewTask(state: StateView, item: NewTask, seen: Set<string>): Check {
@@ -126,17 +136,17 @@ interface AssignBatch {
   readonly volumeNodes: Map<string, NodeId>;
 }
 
-function validateAssign(state: StateView, assignments: unknown): Check {
+function validateAssign(state: StateView, assignments: unknown, bugs: StoreBugs): Check {
   const batch: AssignBatch = { seen: new Set(), reservedByNode: new Map(), hostPorts: new Map(), volumeNodes: new Map() };
-  return checkBatch<TaskAssignment>(assignments, 'assignments', (item) => validateAssignment(state, item, batch));
+  return checkBatch<TaskAssignment>(assignments, 'assignments', (item) => validateAssignment(state, item, batch, bugs));
 }
 
-function validateAssignment(state: StateView, item: TaskAssignment, batch: AssignBatch): Check {
+function validateAssignment(state: StateView, item: TaskAssignment, batch: AssignBatch, bugs: StoreBugs): Check {
   const task = existingTask(state, item.taskId);
   if (isStateError(task)) return task;
   const node = existingNode(state, item.nodeId, 'nodeId');
   if (isStateError(node)) return node;
-  const error = once(batch.seen, task.id) ?? checkTaskAssignable(state, task, node);
+  const error = once(batch.seen, task.id) ?? checkTaskAssignable(state, task, node, bugs);
   if (error !== null) return error;
   const service = state.service(task.serviceId) as Service;
   const claim = claimForSpec(service.spec);
@@ -144,7 +154,7 @@ function validateAssignment(state: StateView, item: TaskAssignment, batch: Assig
     checkVolumes(state, node, task, claim, batch);
 }
 
-function checkTaskAssignable(state: StateView, task: Task, node: ClusterNode): Check {
+function checkTaskAssignable(state: StateView, task: Task, node: ClusterNode, bugs: StoreBugs): Check {
   if (!isUnassigned(task.observedState)) return failedPrecondition(`task ${task.id} is already ${task.observedState}`);
   if (task.desiredState !== 'running') return failedPrecondition(`task ${task.id} is being shut down: it must not be assigned`);
   if (task.nodeId !== null && task.nodeId !== node.id) {
@@ -156,7 +166,7 @@ function checkTaskAssignable(state: StateView, task: Task, node: ClusterNode): C
     return failedPrecondition(`task ${task.id} runs spec version ${task.specVersion} but service ${service.id} is at spec version ${service.specVersion}: replace the task`);
   }
   if (node.status !== 'ready') return failedPrecondition(`node ${node.id} is ${node.status}, not ready`);
-  if (node.availability !== 'active') return failedPrecondition(`node ${node.id} is ${node.availability === 'drain' ? 'draining' : 'paused'}: it takes no new tasks`);
+  if (node.availability !== 'active' && !(bugs.scheduleOnDrained && node.availability === 'drain')) return failedPrecondition(`node ${node.id} is ${node.availability === 'drain' ? 'draining' : 'paused'}: it takes no new tasks`);
   return null;
 }
 

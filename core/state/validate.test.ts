@@ -163,7 +163,28 @@ test('task commands refuse tasks in the wrong state', () => {
   refused(state, assign([['w1', 'n2']]), 'failed-precondition', 'task w1 is already assigned');
   refused(state, { type: 'task-remove', taskIds: [tid('w1')], atUs: 6 }, 'failed-precondition', 'task w1 is assigned: only terminal tasks can be removed');
   refused(state, { type: 'task-set-pending-reason', reasons: [{ taskId: tid('w1'), message: 'x' }], atUs: 6 }, 'failed-precondition', 'task w1 is assigned, not waiting for a node');
-  applyAll(state, [{ type: 'task-set-desired', changes: [{ taskId: tid('w2'), desiredState: 'shutdown' }], atUs: 6 }]);
+  applyAll(state, [{ type: 'task-set-desired', changes: [{ taskId: tid('w2'), desiredState: 'shutdown', cause: 'scale-down' }], atUs: 6 }]);
   refused(state, { type: 'task-set-desired', changes: [{ taskId: tid('w2'), desiredState: 'running' }], atUs: 7 },
     'failed-precondition', 'task w2 is being shut down and never runs again: create a new task instead');
+});
+
+test('a task is shut down for a known cause, which it keeps; the store gives its own causes', () => {
+  const state = cluster();
+  applyAll(state, [createTasks('s-12', [{ id: 'w1' }, { id: 'w2' }, { id: 'w3' }]), assign([['w1', 'n1'], ['w2', 'n2']])]);
+  const shutdown = (cause: unknown, taskId = 'w1') => ({ type: 'task-set-desired', changes: [{ taskId: tid(taskId), desiredState: 'shutdown', cause }], atUs: 6 }) as StateCommand;
+  refused(state, shutdown('bored'), 'invalid-argument', 'cause must be one of update, scale-down, drain, ineligible, duplicate; got "bored"');
+  refused(state, shutdown(undefined), 'invalid-argument', 'cause is required to shut a task down: one of update, scale-down, drain, ineligible, duplicate');
+  refused(state, shutdown('service-removed'), 'invalid-argument', 'cause must be one of update, scale-down, drain, ineligible, duplicate; got "service-removed"');
+  refused(state, { type: 'task-set-desired', changes: [{ taskId: tid('w1'), desiredState: 'running', cause: 'update' }], atUs: 6 } as unknown as StateCommand,
+    'invalid-argument', 'cause is given only to shut a task down (desiredState shutdown), got "update" with desiredState running');
+  assert.equal(state.task(tid('w1'))!.shutdownCause, null);
+  applyAll(state, [shutdown('update')]);
+  assert.deepEqual([state.task(tid('w1'))!.shutdownCause, state.task(tid('w1'))!.shutdownAtUs], ['update', 6]);
+  applyAll(state, [{ ...shutdown('drain'), atUs: 9 } as StateCommand]);
+  assert.deepEqual([state.task(tid('w1'))!.shutdownCause, state.task(tid('w1'))!.shutdownAtUs], ['update', 6], 'a second shutdown changes nothing');
+  applyAll(state, [{ type: 'node-remove', id: nid('n2'), force: true, atUs: 10 }]);
+  assert.deepEqual([state.task(tid('w2'))!.shutdownCause, state.task(tid('w2'))!.shutdownAtUs], ['node-removed', 10]);
+  applyAll(state, [{ type: 'service-remove', id: sid('s-12'), atUs: 11 }]);
+  assert.deepEqual([state.task(tid('w3'))!.shutdownCause, state.task(tid('w3'))!.shutdownAtUs], ['service-removed', 11]);
+  assert.equal(state.task(tid('w1'))!.shutdownCause, 'update', 'a task already shut down keeps its cause when its service goes');
 });

@@ -11,11 +11,13 @@ import { validateNodeCommand } from './validate-nodes.ts';
 import { validateObjectCommand } from './validate-objects.ts';
 import { validateServiceCommand } from './validate-services.ts';
 import { validateTaskCommand } from './validate-tasks.ts';
+import { noStoreBugs, type StoreBugs } from './bugs.ts';
 import type { StateView } from './view.ts';
 
 export { validateServiceSpec } from './validate-spec.ts';
 
-export function validateCommand(state: StateView, command: StateCommand): Check {
+/** `bugs`: planted bugs of the store's checks (chaos only; none by default). */
+export function validateCommand(state: StateView, command: StateCommand, bugs: StoreBugs = noStoreBugs): Check {
   const shape = checkEnvelope(command);
   if (shape !== null) return shape;
   switch (command.type) {
@@ -37,7 +39,7 @@ export function validateCommand(state: StateView, command: StateCommand): Check 
     case 'task-set-desired':
     case 'task-report':
     case 'task-remove':
-      return validateTaskCommand(state, command);
+      return validateTaskCommand(state, command, bugs);
     case 'secret-create':
     case 'secret-remove':
     case 'volume-create':

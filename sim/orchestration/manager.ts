@@ -7,9 +7,10 @@
 // previous pass (none of its reconciler proposals is pending), so a slot is never filled twice.
 // Callbacks never run inside the Ready loop: answers found while applying are delivered after it.
 
+import { AdmissionLimiter, defaultAdmissionConfig, validateAdmissionConfig, type AdmissionConfig } from '../../core/admission/admission.ts';
 import type { Entry, NodeId, Role } from '../../core/raft/index.ts';
-import { defaultReconcilerConfig, reconcile, validateReconcilerConfig, type ReconcilerConfig } from '../../core/reconciler/index.ts';
-import { ClusterState, decodeCommand, encodeCommand, restore, snapshot, type StateCommand } from '../../core/state/index.ts';
+import { defaultReconcilerConfig, LeaderTaskCache, reconcile, validateReconcilerConfig, type ReconcilerConfig } from '../../core/reconciler/index.ts';
+import { ClusterState, decodeCommand, encodeCommand, restore, snapshot, type ApplyResult, type StateCommand } from '../../core/state/index.ts';
 import type { SimDisk } from '../disk.ts';
 import type { DiskRecord } from '../protocol.ts';
 import { RaftShell, type ShellConfig, type ShellEnv } from '../raft-shell.ts';
@@ -20,12 +21,15 @@ export interface ManagerConfig {
   readonly reconcileEveryTicks: number;
   /** Bound on proposals awaiting their entry's application; beyond it, proposals are refused. */
   readonly maxPendingProposals: number;
+  /** Limits on client requests (proposeClient): beyond them, requests are shed as overloaded. */
+  readonly admission: AdmissionConfig;
   readonly reconciler: ReconcilerConfig;
 }
 
 export const defaultManagerConfig: ManagerConfig = {
   reconcileEveryTicks: 1,
   maxPendingProposals: 4096,
+  admission: defaultAdmissionConfig,
   reconciler: defaultReconcilerConfig,
 };
 
@@ -35,6 +39,7 @@ export function validateManagerConfig(config: ManagerConfig): ManagerConfig {
     if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`manager ${key} must be a positive integer, got ${String(v)}`);
   }
   validateReconcilerConfig(config.reconciler);
+  validateAdmissionConfig(config.admission);
   return config;
 }
 
@@ -44,7 +49,7 @@ export function validateManagerConfig(config: ManagerConfig): ManagerConfig {
  */
 export type ProposeOutcome =
   | { readonly ok: true }
-  | { readonly ok: false; readonly error: string; readonly code: string; readonly leader: NodeId | null };
+  | { readonly ok: false; readonly error: string; readonly code: string; readonly leader: NodeId | null; readonly retryAfterUs?: number };
 
 export type ProposeCallback = (result: ProposeOutcome) => void;
 
@@ -52,6 +57,17 @@ interface PendingProposal {
   readonly term: number;
   readonly onDone: ProposeCallback;
   readonly fromReconciler: boolean;
+}
+
+/**
+ * Checks on a manager's work, installed by the world (the chaos checkers); they throw to stop the
+ * run. Neither may change anything.
+ */
+export interface ManagerWatch {
+  /** The command of entry `index` was applied to this manager's store; `result` says if it took effect. */
+  applied(host: ManagerHost, index: number, command: StateCommand, result: ApplyResult): void;
+  /** A reconcile pass of this leader decided `commands` on its store as it is now (before proposing them). */
+  reconciled(host: ManagerHost, commands: readonly StateCommand[]): void;
 }
 
 const okOutcome: ProposeOutcome = { ok: true };
@@ -63,6 +79,7 @@ export class ManagerHost extends RaftShell {
   reconcilePasses = 0;
   reconcileCommandsProposed = 0;
   reconcileCommandsRefused = 0;
+  watch: ManagerWatch | null = null;
   private readonly config: ManagerConfig;
   private readonly pending = new Map<number, PendingProposal>();
   private reconcilerPending = 0;
@@ -76,6 +93,10 @@ export class ManagerHost extends RaftShell {
   private ticksSinceReconcile = 0;
   private ids: Rng | null = null;
   private readonly idRoot: Rng;
+  /** Planted bug forgetTaskOnFailover only: the leader's task cache, primed when it takes over. */
+  private taskCache: LeaderTaskCache | null = null;
+  /** Client requests admitted and shed: process memory, reset by a crash. */
+  private readonly admission: AdmissionLimiter;
 
   constructor(
     id: NodeId,
@@ -88,10 +109,12 @@ export class ManagerHost extends RaftShell {
     super(id, disk, rng, shellConfig, env);
     this.config = validateManagerConfig(config);
     this.idRoot = rng.child('manager/ids');
+    this.admission = new AdmissionLimiter(this.config.admission);
   }
 
   protected restoreState(data: string): void {
-    this.state = data === '' ? new ClusterState() : restore(data);
+    const bugs = this.config.reconciler.bugs;
+    this.state = data === '' ? new ClusterState(undefined, bugs) : restore(data, bugs);
   }
 
   protected snapshotState(): string {
@@ -99,7 +122,9 @@ export class ManagerHost extends RaftShell {
   }
 
   protected applyCommand(entry: Entry): void {
-    const result = this.state.apply(decodeCommand(entry.data));
+    const command = decodeCommand(entry.data);
+    const result = this.state.apply(command);
+    this.watch?.applied(this, entry.index, command, result);
     const pending = this.pending.get(entry.index);
     if (pending === undefined) return;
     this.forget(entry.index, pending);
@@ -119,6 +144,8 @@ export class ManagerHost extends RaftShell {
     this.heartbeats.clear();
     this.leaderTerm = null;
     this.ids = null;
+    this.taskCache = null;
+    this.admission.reset();
   }
 
   protected override onRoleChange(_role: Role): void {
@@ -153,6 +180,40 @@ export class ManagerHost extends RaftShell {
     this.observeLeadership();
     this.submit(command, onDone, false);
     this.afterStep();
+  }
+
+  /**
+   * A client's request (the API's path, as against the cluster's own traffic): refused at once
+   * when this node does not lead, and shed with code 'overloaded' and a retry hint when it is over
+   * its admission limits; otherwise proposed like any other. A shed request changes nothing.
+   */
+  proposeClient(command: StateCommand, onDone: ProposeCallback): void {
+    if (!this.up) {
+      onDone({ ok: false, error: `manager ${this.id} is down`, code: 'unavailable', leader: null });
+      return;
+    }
+    this.observeLeadership();
+    if (this.leaderTerm === null) {
+      onDone(this.failure('not-leader', `manager ${this.id} does not lead; send the request to the leader`));
+      return;
+    }
+    const admission = this.admission.admit(this.env.nowUs());
+    if (!admission.ok) {
+      const ms = (admission.retryAfterUs / 1000).toFixed(1);
+      const error = `manager ${this.id} is overloaded: ${admission.message}; retry after ${ms} ms`;
+      onDone({ ok: false, error, code: 'overloaded', leader: this.node.status().leader, retryAfterUs: admission.retryAfterUs });
+      return;
+    }
+    this.submit(command, (outcome) => {
+      this.admission.release();
+      onDone(outcome);
+    }, false);
+    this.afterStep();
+  }
+
+  /** Client requests this manager admitted and shed since it started. */
+  admissionCounts(): { readonly admitted: number; readonly shed: number } {
+    return { admitted: this.admission.admitted, shed: this.admission.shed };
   }
 
   /**
@@ -217,6 +278,9 @@ export class ManagerHost extends RaftShell {
     this.ticksSinceReconcile = 0;
     this.leaderSinceUs = this.env.nowUs();
     this.ids = term === null ? null : this.idRoot.child(`term-${term}`);
+    // Planted bug forgetTaskOnFailover: the cache is primed now, before this store holds the
+    // entries of the previous term that this leader has yet to commit and apply.
+    this.taskCache = term !== null && this.config.reconciler.bugs.forgetTaskOnFailover ? new LeaderTaskCache(this.state.tasks()) : null;
   }
 
   /** The leader has applied an entry of its own term, so its store holds all earlier commits. */
@@ -232,8 +296,10 @@ export class ManagerHost extends RaftShell {
       lastSeenUs: (node) => this.heartbeats.get(node),
       leaderSinceUs: this.leaderSinceUs,
       config: this.config.reconciler,
+      ...(this.taskCache === null ? {} : { taskCache: this.taskCache }),
     });
     this.reconcilePasses++;
+    this.watch?.reconciled(this, commands);
     for (const command of commands) {
       if (this.submit(command, () => {}, true)) this.reconcileCommandsProposed++;
     }

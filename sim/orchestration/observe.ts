@@ -2,7 +2,7 @@
 // one chaos/checkers/orchestration.ts reads (OrchestrationSnapshot); sim cannot import chaos, so the
 // world takes the checks as functions over this structurally identical type.
 
-import { firstUnsatisfied, type ClusterState } from '../../core/state/index.ts';
+import { firstUnsatisfied, type ClusterState, type StateCommand, type StateView } from '../../core/state/index.ts';
 import type { ClusterNode, NodeId, Service, Task, TaskId, Volume } from '../../core/state/types.ts';
 import type { SimWorker } from './worker.ts';
 
@@ -17,12 +17,22 @@ export interface ClusterObservation {
   eligible(node: ClusterNode, service: Service): boolean;
 }
 
+/** What a check that runs during the run found: which check (its name), and what was wrong. */
+export interface CheckProblem {
+  readonly checker: string;
+  readonly message: string;
+}
+
 /** The checks the world runs, injected by the caller (the chaos checkers). */
 export interface OrchestrationChecks {
   /** Every way the cluster differs from its desired state; empty once converged. */
   convergenceProblems(observation: ClusterObservation): string[];
   /** A rolling update taking more tasks down than it may, or null. */
   updateAvailabilityProblem(observation: ClusterObservation, service: Service): string | null;
+  /** A command that took effect on a manager's store, checked against the store it left; or null. */
+  appliedCommandProblem(command: StateCommand, after: StateView): CheckProblem | null;
+  /** A leader's reconcile pass: the commands it decided, checked against the store it decided them on; or null. */
+  reconcilePassProblem(state: StateView, commands: readonly StateCommand[]): CheckProblem | null;
 }
 
 /** A node may run a service's task: active, ready, and every constraint holds. */

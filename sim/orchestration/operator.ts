@@ -96,6 +96,25 @@ export class Operator {
     if (this.current === null) this.env.wakeAt(this.env.nowUs(), ++this.token);
   }
 
+  /**
+   * In the liveness phase, with nothing left to do but the cluster not converged: services on a
+   * broken image that no update or rollback is moving get a repair goal. An update in flight at the
+   * heal can end after the first repair, rolling back onto a broken spec. True when it queued one.
+   */
+  repairBroken(store: StateView): boolean {
+    if (this.changing || !this.idle()) return false;
+    const image = `app:${this.imageVersion + 1}`;
+    for (const s of this.created) {
+      const service = s.removed ? null : store.service(s.id);
+      const moving = service?.updateStatus?.state === 'updating' || service?.updateStatus?.state === 'rolling-back';
+      if (service !== null && service !== undefined && service.spec.image.endsWith(':broken') && !moving) this.enqueue({ kind: 'repair', service: s.id, image });
+    }
+    if (this.queue.length === 0) return false;
+    this.imageVersion++;
+    this.env.wakeAt(this.env.nowUs(), ++this.token);
+    return true;
+  }
+
   /** Nothing queued or in progress. */
   idle(): boolean {
     return this.current === null && this.queue.length === 0;
@@ -127,7 +146,9 @@ export class Operator {
     const proposed = this.env.propose(step.command, (outcome) => {
       if (token !== this.token) return; // a late answer: the attempt already timed out
       // Success or not, the next attempt reads the store again and finds the goal done or not.
-      this.env.wakeAt(this.env.nowUs() + (outcome.ok ? 0 : this.config.retryAfterUs), ++this.token);
+      // An overloaded manager says when to come back; sooner would only be shed again.
+      const retryUs = outcome.ok ? 0 : Math.max(this.config.retryAfterUs, outcome.retryAfterUs ?? 0);
+      this.env.wakeAt(this.env.nowUs() + retryUs, ++this.token);
     });
     if (!proposed) this.retryLater();
   }

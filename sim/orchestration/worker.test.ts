@@ -30,7 +30,7 @@ test('assignments name the placed tasks of the node that are wanted or still liv
   const state = store();
   // `done` is terminal but still wanted running in this store: the agent must hear it ended.
   assert.deepEqual(assignmentsFor(state, w1, new WeakMap()).map((a) => a.task.id), ['done', 'failed', 'placed']);
-  applyAll(state, [{ type: 'task-set-desired', changes: [{ taskId: 'done' as TaskId, desiredState: 'shutdown' }], atUs: 8 }]);
+  applyAll(state, [{ type: 'task-set-desired', changes: [{ taskId: 'done' as TaskId, desiredState: 'shutdown', cause: 'scale-down' }], atUs: 8 }]);
   assert.deepEqual(assignmentsFor(state, w1, new WeakMap()).map((a) => a.task.id), ['failed', 'placed'], 'terminal and no longer wanted: left out');
 
   const web = state.service(sid('web'))!;

@@ -1,7 +1,7 @@
 // The orchestration world's vocabulary: its options (with the defaults the chaos suites use), the
 // result of a run, the error a liveness failure throws, and the events its queue holds.
 
-import type { Message } from '../../core/raft/index.ts';
+import { noBugs, type Message, type RaftBugs } from '../../core/raft/index.ts';
 import type { RuntimeEvent } from '../../core/ports.ts';
 import type { SyncToken } from '../disk.ts';
 import type { Tuning } from '../nemesis.ts';
@@ -11,8 +11,9 @@ import type { OrchestrationFaultClass } from './faults.ts';
 import { defaultManagerConfig, type ManagerConfig } from './manager.ts';
 import type { OrchestrationChecks } from './observe.ts';
 import type { OperatorRecord } from './operator.ts';
+import type { LoadRecord } from './load.ts';
 import type { ManagerMessage, WorkerMessage } from './protocol.ts';
-import { defaultReaperConfig, type ReaperConfig } from '../../core/reconciler/index.ts';
+import { defaultReaperConfig, noOrchestrationBugs, type OrchestrationBugs, type ReaperConfig } from '../../core/reconciler/index.ts';
 import { defaultWorkerConfig, type RuntimeOrigin, type WorkerConfig } from './worker.ts';
 
 export interface OrchestrationWorldOptions {
@@ -34,6 +35,13 @@ export interface OrchestrationWorldOptions {
   readonly tuning: Partial<Tuning>;
   /** Task history compaction on the leader; null: the store keeps every task for ever. */
   readonly reaper: ReaperConfig | null;
+  /** Planted bugs of the control plane, given to every manager (its reconciler, scheduler and store). */
+  readonly bugs: OrchestrationBugs;
+  /** Planted bugs of the managers' Raft, and acknowledging before the disk sync (the key-value world's). */
+  readonly raftBugs: RaftBugs;
+  readonly ackBeforeSync: boolean;
+  /** Which of the drawn machine fault events and rates stay on (shrinking); null: the whole plan. */
+  readonly mask: { readonly events: readonly number[]; readonly rates: readonly string[] } | null;
   readonly trace: ((line: string) => void) | null;
 }
 
@@ -41,20 +49,38 @@ export const defaultWorldOptions = {
   worker: defaultWorkerConfig,
   // Restart backoff capped at 5 s (not 60 s), so a slot that crash-looped under the faults restarts
   // within the liveness bound once they heal.
-  manager: { ...defaultManagerConfig, reconciler: { ...defaultManagerConfig.reconciler, maxRestartDelayUs: 5_000_000 } } as ManagerConfig,
+  // Client admission scaled to this six-worker cluster (a production manager admits more), so the
+  // load class's bursts of 500 to 3,000 requests a second overload it.
+  manager: {
+    ...defaultManagerConfig,
+    admission: { ratePerSecond: 200, burst: 50, maxInFlight: 64 },
+    reconciler: { ...defaultManagerConfig.reconciler, maxRestartDelayUs: 5_000_000 },
+  } as ManagerConfig,
   tuning: {} as Partial<Tuning>,
   reaper: defaultReaperConfig as ReaperConfig | null,
+  bugs: noOrchestrationBugs as OrchestrationBugs,
   workers: 6,
   services: 5,
   durationUs: 20_000_000,
   faults: [] as readonly OrchestrationFaultClass[],
   livenessBoundUs: 60_000_000,
   operatorEveryUs: 1_000_000,
+  raftBugs: noBugs as RaftBugs,
+  ackBeforeSync: false,
+  mask: null,
   trace: null,
 } satisfies Partial<OrchestrationWorldOptions>;
 
 export class OrchestrationLivenessError extends Error {
   override readonly name = 'OrchestrationLivenessError';
+}
+
+/** A check that runs during the safety phase found a violation; `checker` names the check. */
+export class OrchestrationSafetyError extends Error {
+  override readonly name = 'OrchestrationSafetyError';
+  constructor(readonly checker: string, message: string, readonly simTimeUs: number) {
+    super(message);
+  }
 }
 
 export interface OrchestrationResult {
@@ -65,10 +91,10 @@ export interface OrchestrationResult {
   readonly events: number;
   readonly simSeconds: number;
   readonly convergedAfterHealUs: number;
-  readonly firstUpdateProblem: { readonly atUs: number; readonly problem: string } | null;
-  readonly updateProblems: number;
   readonly operator: readonly OperatorRecord[];
   readonly faultsFired: Readonly<Record<string, number>>;
+  /** Every client request the load fault class sent, with its answer. */
+  readonly load: readonly LoadRecord[];
   readonly parameters: Readonly<Record<string, number | string>>;
 }
 
@@ -86,8 +112,9 @@ export type WorldEvent =
   | { readonly type: 'heal' }
   | { readonly type: 'operator'; readonly token: number }
   | { readonly type: 'sample' }
-  | { readonly type: 'reap' };
+  | { readonly type: 'reap' }
+  | { readonly type: 'load'; readonly burst: number };
 
 export const eventCodes: Record<WorldEvent['type'], number> = {
-  tick: 1, deliver: 2, sync: 3, restart: 4, 'to-manager': 5, 'to-worker': 6, beat: 7, runtime: 8, wake: 9, fault: 10, heal: 11, operator: 12, sample: 13, reap: 14,
+  tick: 1, deliver: 2, sync: 3, restart: 4, 'to-manager': 5, 'to-worker': 6, beat: 7, runtime: 8, wake: 9, fault: 10, heal: 11, operator: 12, sample: 13, reap: 14, load: 15,
 };

@@ -2,14 +2,16 @@
 // N workers (agent + container runtime), the operator, and the nemesis, all driven by one event
 // queue in virtual time, like the key-value world (../cluster.ts). One seed fixes everything. A run
 // has a safety phase (faults on, the operator changing things, the Raft checker watching every
-// step, rolling-update availability sampled every 100 ms) and a liveness phase (every fault healed,
-// every process up, drained nodes back to work, the operator idle: the cluster must reach its
-// desired state within a bound). The checks are injected: sim cannot import chaos.
+// step, rolling-update availability sampled every 100 ms, every command a store applies and every
+// reconcile pass checked, a failure thrown as OrchestrationSafetyError) and a liveness phase (every
+// fault healed, every process up, drained nodes back to work, the operator idle: the cluster must
+// reach its desired state within a bound). The checks are injected: sim cannot import chaos.
 
-import { nodeId, noBugs, type NodeId } from '../../core/raft/index.ts';
+import { nodeId, type NodeId } from '../../core/raft/index.ts';
 import { snapshot } from '../../core/state/index.ts';
 import type { Service } from '../../core/state/types.ts';
 import { SimDisk } from '../disk.ts';
+import { maskPlan } from '../nemesis.ts';
 import { EventQueue } from '../event-queue.ts';
 import { Network } from '../network.ts';
 import type { DiskRecord } from '../protocol.ts';
@@ -18,15 +20,16 @@ import { Rng } from '../rng.ts';
 import { TraceHash } from '../trace-hash.ts';
 import { ManagerEndpoint } from './endpoint.ts';
 import { drawOrchestrationPlan, managerCount, type OrchestrationPlan } from './faults.ts';
-import { ManagerHost } from './manager.ts';
-import { digest, observe, observeService } from './observe.ts';
+import { ManagerHost, type ManagerWatch } from './manager.ts';
+import { LoadClients } from './load.ts';
+import { digest, observe, observeService, type CheckProblem } from './observe.ts';
 import { Operator } from './operator.ts';
 import { reapableTasks, type ReaperConfig } from '../../core/reconciler/index.ts';
 import { Nemesis } from './world-faults.ts';
-import { eventCodes, OrchestrationLivenessError, type OrchestrationResult, type OrchestrationWorldOptions, type WorldEvent } from './world-options.ts';
+import { eventCodes, OrchestrationLivenessError, OrchestrationSafetyError, type OrchestrationResult, type OrchestrationWorldOptions, type WorldEvent } from './world-options.ts';
 import { SimWorker, type WorkerEnv } from './worker.ts';
 
-export { defaultWorldOptions, OrchestrationLivenessError } from './world-options.ts';
+export { defaultWorldOptions, OrchestrationLivenessError, OrchestrationSafetyError } from './world-options.ts';
 export type { OrchestrationResult, OrchestrationWorldOptions, WorldEvent } from './world-options.ts';
 
 const tickUs = 100_000;
@@ -48,17 +51,19 @@ export class OrchestrationWorld {
   readonly operator: Operator;
   readonly hash = new TraceHash();
   readonly nemesis: Nemesis;
+  /** API clients bursting beyond the managers' admission limits (the load fault class). */
+  readonly load: LoadClients;
   private readonly indexOf = new Map<NodeId, number>();
   healedAtUs = -1;
   events = 0;
   private reaping: { readonly host: ManagerHost; readonly epoch: number } | null = null;
-  private firstUpdateProblem: { atUs: number; problem: string } | null = null;
-  private updateProblems = 0;
 
   constructor(private readonly options: OrchestrationWorldOptions) {
     const rng = new Rng(options.seed);
     const machines = managerCount + options.workers;
-    this.plan = drawOrchestrationPlan(rng.child('nemesis'), machines, options.faults, options.durationUs);
+    const plan = drawOrchestrationPlan(rng.child('nemesis'), machines, options.faults, options.durationUs);
+    const mask = options.mask;
+    this.plan = mask === null ? plan : { ...plan, machines: maskPlan(plan.machines, mask.events, mask.rates) };
     this.network = new Network(rng.child('network'), this.plan.machines.network);
     this.ids = [
       ...Array.from({ length: managerCount }, (_, i) => nodeId(`m${i + 1}`)),
@@ -88,15 +93,24 @@ export class OrchestrationWorld {
       propose: (command, onDone) => {
         const leader = this.leader();
         if (leader === null) return false;
-        leader.propose(command, onDone);
+        leader.proposeClient(command, onDone);
         return true;
       },
       wakeAt: (atUs, token) => this.queue.schedule(atUs, { type: 'operator', token }),
+    });
+    this.load = new LoadClients(this.plan.load, rng.child('load-clients'), {
+      nowUs: () => this.queue.nowUs,
+      managers: this.ids.slice(0, managerCount),
+      leaderIndex: () => this.leaderIndex(),
+      send: (index, command, onDone) => this.managers[index]!.proposeClient(command, onDone),
+      wakeAt: (atUs, burst) => this.queue.schedule(atUs, { type: 'load', burst }),
     });
   }
 
   private buildManagers(rng: Rng): void {
     const tuning = { ...this.plan.machines.tuning, ...this.options.tuning };
+    const manager = this.options.manager;
+    const managerConfig = { ...manager, reconciler: { ...manager.reconciler, bugs: this.options.bugs } };
     const env: ShellEnv = {
       nowUs: () => this.queue.nowUs,
       send: (msg) => this.route(msg.from, msg.to, (to) => ({ type: 'deliver', to, msg })),
@@ -118,9 +132,10 @@ export class OrchestrationWorld {
         snapshotChunkBytes: tuning.snapshotChunkBytes,
         snapshotEveryEntries: tuning.snapshotEveryEntries,
         keepEntriesAfterSnapshot: 50,
-        raftBugs: noBugs,
-        ackBeforeSync: false,
-      }, env, this.options.manager);
+        raftBugs: this.options.raftBugs,
+        ackBeforeSync: this.options.ackBeforeSync,
+      }, env, managerConfig);
+      host.watch = this.watch;
       this.managers.push(host);
       this.endpoints.push(new ManagerEndpoint(host));
     }
@@ -146,6 +161,24 @@ export class OrchestrationWorld {
       this.workers.push(worker);
       this.workerById.set(id, worker);
     }
+  }
+
+  /** The in-run checks on the managers' work: every command that took effect, every reconcile pass. */
+  private readonly watch: ManagerWatch = {
+    applied: (host, index, command, result) => {
+      if (!result.ok) return;
+      const problem = this.options.checks.appliedCommandProblem(command, host.state);
+      if (problem !== null) this.safetyFailure(problem, `manager ${host.id} applying entry ${index}`);
+    },
+    reconciled: (host, commands) => {
+      const problem = this.options.checks.reconcilePassProblem(host.state, commands);
+      if (problem !== null) this.safetyFailure(problem, `a reconcile pass of leader ${host.id} (term ${host.node.term()})`);
+    },
+  };
+
+  private safetyFailure(problem: CheckProblem, where: string): never {
+    const nowUs = this.queue.nowUs;
+    throw new OrchestrationSafetyError(problem.checker, `seed ${this.options.seed} at ${nowUs / 1e6} s, ${where}: ${problem.message}`, nowUs);
   }
 
   private workerIndex(worker: SimWorker): number {
@@ -179,6 +212,7 @@ export class OrchestrationWorld {
     this.queue.schedule(sampleEveryUs, { type: 'sample' });
     if (this.options.reaper !== null) this.queue.schedule(this.options.reaper.everyUs, { type: 'reap' });
     this.operator.start(500_000);
+    this.load.start();
     this.runUntil(this.options.durationUs);
     const convergedAfterHealUs = this.runLiveness();
     const leader = this.leader()!;
@@ -189,10 +223,9 @@ export class OrchestrationWorld {
       events: this.events,
       simSeconds: this.queue.nowUs / 1e6,
       convergedAfterHealUs,
-      firstUpdateProblem: this.firstUpdateProblem,
-      updateProblems: this.updateProblems,
       operator: this.operator.log,
-      faultsFired: this.nemesis.faultsFired(),
+      faultsFired: { ...this.nemesis.faultsFired(), ...this.load.counts() },
+      load: this.load.records,
       parameters: this.plan.parameters,
     };
   }
@@ -212,6 +245,7 @@ export class OrchestrationWorld {
       else if (!this.operator.idle()) problems = ['the operator is still putting nodes back to work'];
       else problems = this.options.checks.convergenceProblems(observe(leader.state, this.workers));
       if (problems.length === 0) return checkAt - this.healedAtUs;
+      if (leader !== null) this.operator.repairBroken(leader.state);
     }
     const shown = problems.slice(0, 10).join('; ') + (problems.length > 10 ? `; and ${problems.length - 10} more` : '');
     throw new OrchestrationLivenessError(`seed ${this.options.seed}: not converged ${this.options.livenessBoundUs / 1e6} s after the heal: ${shown}`);
@@ -284,6 +318,8 @@ export class OrchestrationWorld {
         return this.heal();
       case 'operator':
         return this.operator.wake(e.token);
+      case 'load':
+        return this.load.step(e.burst);
       case 'sample':
         this.sample();
         this.queue.schedule(this.queue.nowUs + sampleEveryUs, { type: 'sample' });
@@ -367,9 +403,7 @@ export class OrchestrationWorld {
       if (!updating(service)) continue;
       // The check reads only the service's own tasks and containers: observe just those.
       const problem = this.options.checks.updateAvailabilityProblem(observeService(leader.state, this.workerById, service), service);
-      if (problem === null) continue;
-      this.updateProblems++;
-      this.firstUpdateProblem ??= { atUs: this.queue.nowUs, problem };
+      if (problem !== null) this.safetyFailure({ checker: 'update-availability', message: problem }, 'sampling the rolling updates');
     }
   }
 
