@@ -134,7 +134,8 @@ test('a second membership change is refused while one is pending', () => {
   assert.equal(!second.ok && second.code, 'conf-change-pending');
 });
 
-test('a lagging follower is brought up to date with a chunked snapshot', () => {
+/** A follower cut off while the leader wrote 20 entries, snapshotted and compacted them; healed. */
+function followerBehindSnapshot() {
   const c = new Harness(['n1', 'n2', 'n3'], { snapshotChunkBytes: 8 });
   const leader = c.electLeader();
   const lagging = c.ids().find((id) => id !== leader.id)!;
@@ -144,6 +145,11 @@ test('a lagging follower is brought up to date with a chunked snapshot', () => {
   leader.storage.createSnapshot(status.applied, status.conf, leader.state);
   leader.storage.compact(status.applied);
   c.heal();
+  return { c, leader, lagging };
+}
+
+test('a lagging follower is brought up to date with a chunked snapshot', () => {
+  const { c, leader, lagging } = followerBehindSnapshot();
   for (let i = 0; i < 5; i++) {
     c.tickAll();
     c.stabilize();
@@ -153,15 +159,7 @@ test('a lagging follower is brought up to date with a chunked snapshot', () => {
 });
 
 test('duplicated snapshot-chunk answers do not multiply chunks: each chunk is sent about once', () => {
-  const c = new Harness(['n1', 'n2', 'n3'], { snapshotChunkBytes: 8 });
-  const leader = c.electLeader();
-  const lagging = c.ids().find((id) => id !== leader.id)!;
-  c.isolate(lagging);
-  for (let i = 0; i < 20; i++) c.propose(leader.id, `value-${i}`);
-  const status = leader.node.status();
-  leader.storage.createSnapshot(status.applied, status.conf, leader.state);
-  leader.storage.compact(status.applied);
-  c.heal();
+  const { c, leader, lagging } = followerBehindSnapshot();
   // The network duplicates every chunk and every answer to one. Before the fix each duplicate
   // drew another chunk, whose answer drew another: the copies doubled every round trip.
   let chunks = 0;
