@@ -172,7 +172,7 @@ export class OrchestrationWorld {
     },
     reconciled: (host, commands) => {
       const problem = this.options.checks.reconcilePassProblem(host.state, commands);
-      if (problem !== null) this.safetyFailure(problem, `a reconcile pass of leader ${host.id} (term ${host.node.term()})`);
+      if (problem !== null) this.safetyFailure(problem, `a reconcile pass of leader ${host.id} (term ${host.term()})`);
     },
   };
 
