@@ -9,7 +9,7 @@ import { applyAll, assign, createService, createTasks, nid, report, sid, spec } 
 import type { NodeId, TaskId } from '../../core/state/types.ts';
 import { Rng } from '../rng.ts';
 import { calmRuntime, type RuntimeTicket } from '../runtime.ts';
-import { assignmentsFor, type ManagerMessage, type WorkerHeartbeat } from './protocol.ts';
+import { assignmentsFor, type ManagerMessage, type WorkerHeartbeat } from '../../core/manager/worker-protocol.ts';
 import { defaultWorkerConfig, SimWorker, type RuntimeOrigin } from './worker.ts';
 
 const w1 = nid('w1');

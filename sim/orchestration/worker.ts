@@ -15,7 +15,7 @@ import { reportOutcome } from '../../core/state/index.ts';
 import type { NodeId, Task, TaskId } from '../../core/state/types.ts';
 import type { Rng } from '../rng.ts';
 import { SimRuntime, type RuntimeConfig, type RuntimeTicket } from '../runtime.ts';
-import type { ManagerMessage, WorkerHeartbeat, WorkerRegistration } from './protocol.ts';
+import type { ManagerMessage, WorkerHeartbeat, WorkerRegistration } from '../../core/manager/worker-protocol.ts';
 
 export interface WorkerConfig {
   readonly heartbeatEveryUs: number;

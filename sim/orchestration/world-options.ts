@@ -12,7 +12,7 @@ import { defaultManagerConfig, type ManagerConfig } from './manager.ts';
 import type { OrchestrationChecks } from './observe.ts';
 import type { OperatorRecord } from './operator.ts';
 import type { LoadRecord } from './load.ts';
-import type { ManagerMessage, WorkerMessage } from './protocol.ts';
+import type { ManagerMessage, WorkerMessage } from '../../core/manager/worker-protocol.ts';
 import { defaultReaperConfig, noOrchestrationBugs, type OrchestrationBugs, type ReaperConfig } from '../../core/reconciler/index.ts';
 import { defaultWorkerConfig, type RuntimeOrigin, type WorkerConfig } from './worker.ts';
 

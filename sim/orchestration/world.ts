@@ -18,7 +18,7 @@ import type { DiskRecord } from '../protocol.ts';
 import type { ShellEnv } from '../raft-shell.ts';
 import { Rng } from '../rng.ts';
 import { TraceHash } from '../trace-hash.ts';
-import { ManagerEndpoint } from './endpoint.ts';
+import { ManagerEndpoint } from '../../core/manager/endpoint.ts';
 import { drawOrchestrationPlan, managerCount, type OrchestrationPlan } from './faults.ts';
 import { ManagerHost, type ManagerWatch } from './manager.ts';
 import { LoadClients } from './load.ts';

@@ -1,4 +1,4 @@
-// What workers and managers say to each other over the simulated network, and how a manager builds a
+// What workers and managers say to each other (over the simulated network, or gRPC in the daemon), and how a manager builds a
 // worker's assignments from the cluster store. A worker heartbeats the manager it believes leads,
 // carrying its registration and the task reports not yet seen in the store; the leader answers with
 // the node's assignments, anyone else with a redirect. Messages carry the worker's incarnation and
@@ -7,10 +7,10 @@
 // scheduler has not given a node), each with the container spec of the task's own spec version when
 // the store still holds it; assignments are built from one store at one moment, sorted by task id.
 
-import type { Assignment, TaskReport } from '../../core/agent/index.ts';
-import type { ContainerSpec } from '../../core/ports.ts';
-import { isTerminal, isUnassigned, type StateView } from '../../core/state/index.ts';
-import type { NodeId, Resources, RestartPolicy, Service, ServiceSpec, Task } from '../../core/state/types.ts';
+import type { Assignment, TaskReport } from '../agent/index.ts';
+import type { ContainerSpec } from '../ports.ts';
+import { isTerminal, isUnassigned, type StateView } from '../state/index.ts';
+import type { NodeId, Resources, RestartPolicy, Service, ServiceSpec, Task } from '../state/types.ts';
 
 export interface WorkerRegistration {
   readonly name: string;

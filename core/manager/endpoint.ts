@@ -8,11 +8,27 @@
 // crashed manager answers nothing). Assignments come only from a leader whose store includes every
 // entry committed before its term, so a worker never sees a view older than one it was given.
 
-import { reportOutcome } from '../../core/state/index.ts';
-import type { StateCommand } from '../../core/state/index.ts';
-import type { NodeId } from '../../core/state/types.ts';
-import type { ManagerHost } from './manager.ts';
-import { assignmentsFor, type ContainerSpecCache, type ManagerMessage, type WorkerHeartbeat } from './protocol.ts';
+import { reportOutcome } from '../state/index.ts';
+import type { StateCommand } from '../state/index.ts';
+import type { NodeId } from '../state/types.ts';
+import type { RaftNode } from '../raft/index.ts';
+import type { ClusterState } from '../state/index.ts';
+import type { ProposeCallback } from './manager.ts';
+import { assignmentsFor, type ContainerSpecCache, type ManagerMessage, type WorkerHeartbeat } from './worker-protocol.ts';
+
+/** What the endpoint needs of the manager process it runs in (the simulated host, or the daemon). */
+export interface EndpointHost {
+  readonly id: NodeId;
+  /** Bumped at every restart of the process: proposals of an earlier life are never answered. */
+  readonly epoch: number;
+  readonly node: RaftNode;
+  readonly state: ClusterState;
+  isLeader(): boolean;
+  recordHeartbeat(node: NodeId, atUs: number): boolean;
+  propose(command: StateCommand, onDone: ProposeCallback): void;
+  /** The index of the last entry applied to the store. */
+  appliedTo(): number;
+}
 
 export interface EndpointConfig {
   /** Reports read from one heartbeat; the worker sends the rest later. */
@@ -40,7 +56,7 @@ export class ManagerEndpoint {
   private readonly specs: ContainerSpecCache = new WeakMap();
 
   constructor(
-    private readonly host: ManagerHost,
+    private readonly host: EndpointHost,
     private readonly config: EndpointConfig = defaultEndpointConfig,
   ) {
     this.epochSeen = host.epoch;
