@@ -1,38 +1,22 @@
-// A simulated worker machine: the agent (core/agent) composed with a simulated container runtime
-// (../runtime.ts) and the worker side of the protocol (./protocol.ts). It performs the agent's
-// runtime actions, feeds the runtime's outcomes back, wakes the agent when it asks to be woken, and
-// heartbeats the manager it believes leads with the reports the store does not show yet.
-// Invariants: a report stays in the outbox until an accepted view of the store shows it (the task
-// moved at least that far, or the node no longer holds the task), so a lost heartbeat loses no
-// report; the outbox holds at most one report per task and at most maxOutboxReports; a view is
-// accepted only if it is newer than every view accepted in this incarnation (a later term, or a
-// later heartbeat in the same term), so duplicated or reordered answers never take the agent back;
-// outcomes of actions asked by an earlier agent process never reach a later one.
+// A simulated worker machine: the worker's session with the managers (core/agent/session.ts: the
+// agent, heartbeats, views, the report outbox) composed with a simulated container runtime
+// (../runtime.ts). It performs the session's runtime actions, feeds the runtime's outcomes back to
+// the agent process that asked for them, wakes the session when it asks, and models crashes: of the
+// whole machine (containers die with it) or of the agent process only (the runtime keeps running and
+// the restarted agent adopts what it finds).
+// Invariants: outcomes of actions asked by an earlier agent process never reach a later one; after a
+// crash nothing of the session survives but the manager it was talking to and its counts.
 
-import { Agent, type AgentOptions, type TaskReport } from '../../core/agent/index.ts';
+import { newSessionCounts, WorkerSession, type SessionConfig, type SessionCounts } from '../../core/agent/index.ts';
+import type { Agent } from '../../core/agent/index.ts';
 import type { RuntimeAction, RuntimeEvent } from '../../core/ports.ts';
-import { reportOutcome } from '../../core/state/index.ts';
-import type { NodeId, Task, TaskId } from '../../core/state/types.ts';
+import type { NodeId, TaskId } from '../../core/state/types.ts';
 import type { Rng } from '../rng.ts';
 import { SimRuntime, type RuntimeConfig, type RuntimeTicket } from '../runtime.ts';
 import type { ManagerMessage, WorkerHeartbeat, WorkerRegistration } from '../../core/manager/worker-protocol.ts';
 
-export interface WorkerConfig {
+export interface WorkerConfig extends SessionConfig {
   readonly heartbeatEveryUs: number;
-  /** No view accepted for longer than this: the agent is told it is cut off. */
-  readonly disconnectAfterUs: number;
-  readonly maxOutboxReports: number;
-  readonly maxReportsPerHeartbeat: number;
-  /**
-   * When a restarted agent adopts what the runtime holds: at once ('restart'), or together with the
-   * first view it accepts ('first-view'). The agent drops runtime events for containers it has
-   * adopted but not yet matched with assignments (Agent.onRuntimeEvent finds no record), so an exit
-   * in between is lost and the agent believes the container runs for ever; adopting with the first
-   * view leaves no such window.
-   */
-  readonly adoptOn: 'restart' | 'first-view';
-  /** Agent settings beyond its node id and generator. */
-  readonly agent: Omit<Partial<AgentOptions>, 'nodeId' | 'random' | 'restarted' | 'connected'>;
 }
 
 export const defaultWorkerConfig: WorkerConfig = {
@@ -62,24 +46,14 @@ export interface WorkerEnv {
   scheduleWake(worker: SimWorker, atUs: number): void;
 }
 
-export interface WorkerCounts {
-  heartbeats: number;
-  viewsAccepted: number;
-  viewsStale: number;
-  redirects: number;
-  managerSwitches: number;
-  outboxDropped: number;
-  disconnects: number;
-}
+export type WorkerCounts = SessionCounts;
 
 /** Bound on images remembered per machine: one per container the runtime can hold. */
 const maxImagesTracked = 10_000;
-/** Never wake the agent sooner than this after now (a wake at or before now would spin). */
-const minWakeAfterUs = 1_000;
 
 export class SimWorker {
   readonly runtime: SimRuntime;
-  readonly counts: WorkerCounts = { heartbeats: 0, viewsAccepted: 0, viewsStale: 0, redirects: 0, managerSwitches: 0, outboxDropped: 0, disconnects: 0 };
+  readonly counts: WorkerCounts = newSessionCounts();
   /** The machine (and so the runtime) is up. */
   up = true;
   /** The agent process is up; false after an agent-only crash until the restart. */
@@ -87,23 +61,9 @@ export class SimWorker {
   paused = false;
   /** Bumped at every crash (machine or agent), so events of an earlier life are ignored. */
   epoch = 0;
-  agent: Agent;
-  wakeAtUs = Infinity;
+  private session: WorkerSession;
   private agentLife = 0;
-  private managerGuess: number;
-  private seq = 0;
-  /** The highest heartbeat number answered (by a view or a redirect). */
-  private answeredSeq = 0;
-  /** Mirrors what the agent was last told, so no status() call is needed. */
-  private connected = true;
-  private lastViewUs = 0;
-  private viewTerm = -1;
-  private viewSeq = -1;
-  /** Redirects followed at once since the last heartbeat timer. */
-  private resendsLeft = 1;
-  /** A restarted agent that has not adopted the runtime's containers yet. */
-  private adoptPending = false;
-  private readonly outbox = new Map<TaskId, TaskReport>();
+  private managerIndexOf: (id: NodeId) => number = () => -1;
   /** Image of each container created, to tell an injected crash from an image that exits by design. */
   private readonly images = new Map<TaskId, string>();
 
@@ -116,101 +76,44 @@ export class SimWorker {
     private readonly config: WorkerConfig,
     private readonly env: WorkerEnv,
   ) {
-    this.managerGuess = rng.int(0, managers - 1);
+    const managerGuess = rng.int(0, managers - 1);
     this.runtime = new SimRuntime(rng.child('runtime'), runtimeConfig, (atUs, event, ticket) => {
       const kind = ticket.generation === null ? 'outcome' : (this.images.get(event.taskId) ?? '').endsWith(':broken') ? 'exit' : 'crash';
       env.scheduleRuntime(this, atUs, event, ticket, { agentLife: this.agentLife, kind });
     });
-    this.agent = this.newAgent(false);
+    this.session = this.newSession(managerGuess, false);
   }
 
-  private newAgent(restarted: boolean): Agent {
+  private newSession(managerGuess: number, restarted: boolean): WorkerSession {
     this.agentLife++;
     const random = this.rng.child(`agent/life-${this.agentLife}`);
-    return new Agent({ ...this.config.agent, nodeId: this.id, random: () => random.float(), restarted, connected: !restarted });
+    return new WorkerSession(this.id, this.registration, this.epoch, this.managers, managerGuess, () => random.float(), restarted, this.config, {
+      nowUs: () => this.env.nowUs(),
+      send: (manager, message) => this.env.send(this, manager, message),
+      managerIndex: (id) => this.managerIndexOf(id),
+      scheduleWake: (atUs) => this.env.scheduleWake(this, atUs),
+      perform: (action) => this.perform(action),
+      list: () => this.runtime.list(),
+    }, this.counts);
+  }
+
+  get agent(): Agent {
+    return this.session.agent;
+  }
+
+  get wakeAtUs(): number {
+    return this.agentUp ? this.session.wakeAtUs : Infinity;
   }
 
   /** Heartbeat time: switch managers if the last heartbeat went unanswered, then send. */
   heartbeat(): void {
-    const now = this.env.nowUs();
-    if (this.answeredSeq < this.seq) this.switchManager();
-    this.resendsLeft = 1;
-    if (now - this.lastViewUs > this.config.disconnectAfterUs && this.connected) {
-      this.counts.disconnects++;
-      this.setConnected(false, now);
-      this.flush();
-    }
-    this.send(now);
-  }
-
-  private send(now: number): void {
-    const reports: TaskReport[] = [];
-    for (const report of this.outbox.values()) {
-      if (reports.length >= this.config.maxReportsPerHeartbeat) break;
-      reports.push(report);
-    }
-    this.seq++;
-    this.counts.heartbeats++;
-    this.env.send(this, this.managerGuess, { type: 'worker-heartbeat', node: this.id, incarnation: this.epoch, seq: this.seq, reports, registration: this.registration });
-  }
-
-  private switchManager(): void {
-    this.managerGuess = (this.managerGuess + 1) % this.managers;
-    this.counts.managerSwitches++;
+    this.session.heartbeat();
   }
 
   receive(message: ManagerMessage, managerIndexOf: (id: NodeId) => number): void {
-    if (message.incarnation !== this.epoch || !this.agentUp) return;
-    const now = this.env.nowUs();
-    this.answeredSeq = Math.max(this.answeredSeq, message.seq);
-    if (message.type === 'redirect') {
-      this.counts.redirects++;
-      const latest = message.seq === this.seq;
-      if (message.leader === null) {
-        if (latest) this.switchManager();
-        return;
-      }
-      this.managerGuess = managerIndexOf(message.leader);
-      // A leader naming itself is not ready yet: ask it again next time. Otherwise follow the
-      // redirect at once, once per heartbeat period.
-      if (message.leader !== message.from && latest && this.resendsLeft > 0) {
-        this.resendsLeft--;
-        this.send(now);
-      }
-      return;
-    }
-    if (message.term < this.viewTerm || (message.term === this.viewTerm && message.seq <= this.viewSeq)) {
-      this.counts.viewsStale++;
-      return;
-    }
-    this.viewTerm = message.term;
-    this.viewSeq = message.seq;
-    this.lastViewUs = now;
-    this.managerGuess = managerIndexOf(message.leader);
-    this.counts.viewsAccepted++;
-    if (this.adoptPending) {
-      this.adoptPending = false;
-      this.agent.adopt(this.runtime.list(), now);
-    }
-    if (!this.connected) this.setConnected(true, now);
-    this.agent.setAssignments(message.assignments, now);
-    this.pruneOutbox(message.assignments.map((a) => a.task));
-    this.flush();
-  }
-
-  private setConnected(connected: boolean, now: number): void {
-    this.connected = connected;
-    this.agent.setConnected(connected, now);
-  }
-
-  /** Reports the store now shows (or can no longer use) leave the outbox. */
-  private pruneOutbox(tasks: readonly Task[]): void {
-    if (this.outbox.size === 0) return;
-    const byId = new Map(tasks.map((t) => [t.id, t]));
-    for (const [taskId, report] of [...this.outbox.entries()]) {
-      const task = byId.get(taskId);
-      if (task === undefined || reportOutcome(task, report.state) !== 'advance') this.outbox.delete(taskId);
-    }
+    if (!this.agentUp) return;
+    this.managerIndexOf = managerIndexOf;
+    this.session.receive(message);
   }
 
   /** A runtime outcome reached the agent (the runtime already accepted it). */
@@ -219,43 +122,25 @@ export class SimWorker {
     // The outcome of an action goes only to the process that asked; an exit nobody asked for (a
     // crash, an image that exits) is heard by whichever process runs.
     if (origin.kind === 'outcome' && origin.agentLife !== this.agentLife) return;
-    this.agent.onRuntimeEvent(event, this.env.nowUs());
-    this.flush();
+    this.session.onRuntimeEvent(event);
   }
 
   wake(atUs: number): void {
-    if (atUs !== this.wakeAtUs || !this.agentUp) return;
-    this.wakeAtUs = Infinity;
-    this.agent.tick(this.env.nowUs());
-    this.flush();
+    if (!this.agentUp) return;
+    this.session.wake(atUs);
   }
 
-  /** Perform the agent's actions, move its reports to the outbox, ask for the next wake-up. */
+  /** Perform the session's pending actions and ask for its next wake-up. */
   flush(): void {
-    const now = this.env.nowUs();
-    for (const action of this.agent.takeActions()) this.perform(action, now);
-    for (const report of this.agent.takeReports()) this.enqueue(report);
-    const next = this.agent.nextWakeUs();
-    if (next === Infinity || next >= this.wakeAtUs) return;
-    this.wakeAtUs = Math.max(next, now + minWakeAfterUs);
-    this.env.scheduleWake(this, this.wakeAtUs);
+    this.session.flush();
   }
 
-  private perform(action: RuntimeAction, now: number): void {
+  private perform(action: RuntimeAction): void {
     if (action.type === 'create') {
       if (this.images.size >= maxImagesTracked) this.images.delete(this.images.keys().next().value!);
       this.images.set(action.taskId, action.spec.image);
     } else if (action.type === 'remove') this.images.delete(action.taskId);
-    this.runtime.perform(action, now);
-  }
-
-  private enqueue(report: TaskReport): void {
-    this.outbox.delete(report.taskId); // keep the latest, in the order of the latest news
-    this.outbox.set(report.taskId, report);
-    if (this.outbox.size > this.config.maxOutboxReports) {
-      this.outbox.delete(this.outbox.keys().next().value!);
-      this.counts.outboxDropped++;
-    }
+    this.runtime.perform(action, this.env.nowUs());
   }
 
   /** The machine dies: its containers with it, and the agent. */
@@ -266,7 +151,6 @@ export class SimWorker {
     this.epoch++;
     this.runtime.machineCrash();
     this.images.clear();
-    this.forgetVolatile();
   }
 
   /** Only the agent process dies (kill -9): the runtime and its containers keep running. */
@@ -274,33 +158,17 @@ export class SimWorker {
     this.agentUp = false;
     this.paused = false;
     this.epoch++;
-    this.forgetVolatile();
-  }
-
-  private forgetVolatile(): void {
-    this.outbox.clear();
-    this.wakeAtUs = Infinity;
-    this.viewTerm = -1;
-    this.viewSeq = -1;
   }
 
   /** Start the agent again; it adopts what the runtime holds (nothing after a machine crash). */
   restart(): void {
-    const now = this.env.nowUs();
     this.up = true;
     this.agentUp = true;
     this.paused = false;
-    this.agent = this.newAgent(true);
-    this.connected = false;
-    this.seq = 0;
-    this.answeredSeq = 0;
-    this.lastViewUs = now;
-    this.adoptPending = this.config.adoptOn === 'first-view';
-    if (!this.adoptPending) this.agent.adopt(this.runtime.list(), now);
-    this.flush();
+    this.session = this.newSession(this.session.currentManager(), true);
   }
 
   outboxSize(): number {
-    return this.outbox.size;
+    return this.agentUp ? this.session.outboxSize() : 0;
   }
 }
