@@ -1,0 +1,245 @@
+// One real Raft server: the Raft core (core/raft) on the write-ahead log (adapters/storage), with a
+// transport for its messages and a state machine on top, driven by the same Ready loop the simulator
+// runs (sim/raft-shell.ts): take a Ready, make it durable, then send its messages, apply what is
+// committed, advance; snapshot and compact every so many entries. Ticks come from a timer.
+// Invariants: no message leaves before the state it depends on is durable; one Ready is in flight at
+// a time, so appends reach the disk in order; a disk-full write is held and retried once the disk has
+// room again (nothing is sent or acknowledged meanwhile, reads keep working); any other storage
+// failure stops the server (its state on disk is then only trusted after a restart's recovery).
+
+import { randomInt } from 'node:crypto';
+import { nodeId, noBugs, RaftNode, type ConfState, type Entry, type Message, type Ready, type Role } from '../../core/raft/index.ts';
+import { StorageError, toMemoryStorage, type Recovered, type WalStorage } from '../storage/index.ts';
+import type { MemoryStorage } from '../../core/raft/index.ts';
+
+export interface StateMachine {
+  /** Replace the state with a snapshot's data ('' for the empty state). */
+  restore(data: string): void;
+  snapshot(): string;
+  /** A committed command entry (conf entries are handled by the server). */
+  apply(entry: Entry): void;
+  /** Before each Raft tick. */
+  onTick(): void;
+  /** The node's role changed (seen in a Ready). */
+  onRoleChange(role: Role): void;
+  /** The Ready loop went idle: deliver answers found while applying. */
+  afterLoop(): void;
+}
+
+export interface RaftServerOptions {
+  readonly tickMs: number;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly snapshotEveryEntries: number;
+  readonly keepEntriesAfterSnapshot: number;
+  readonly maxMsgBytes: number;
+  readonly maxInflightMsgs: number;
+  readonly snapshotChunkBytes: number;
+  /** How often a server held by a full disk checks for room again. */
+  readonly diskFullRetryMs: number;
+}
+
+export const defaultRaftServerOptions: RaftServerOptions = {
+  tickMs: 100,
+  electionTicks: 10,
+  heartbeatTicks: 1,
+  snapshotEveryEntries: 10_000,
+  keepEntriesAfterSnapshot: 1_000,
+  maxMsgBytes: 1 << 20,
+  maxInflightMsgs: 256,
+  snapshotChunkBytes: 1 << 20,
+  diskFullRetryMs: 1_000,
+};
+
+export interface RaftServerEvents {
+  /** The storage failed for good: the server stopped; the daemon should exit and be restarted. */
+  fatal(error: Error): void;
+  /** The disk filled up (true) or has room again (false). */
+  diskFull(full: boolean): void;
+  /** A snapshot could not be saved (the disk is full): the log keeps growing until the next one. */
+  snapshotFailed(error: Error): void;
+}
+
+export type ServerState = 'running' | 'disk-full' | 'stopped' | 'failed';
+
+export class RaftServer {
+  readonly node: RaftNode;
+  private readonly memory: MemoryStorage;
+  private appliedIndex: number;
+  private lastSnapshotIndex: number;
+  private busy = false;
+  private timer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private state: ServerState = 'running';
+  /** Resolves when the Ready in flight (if any) is done. */
+  private idle: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly id: string,
+    private readonly storage: WalStorage,
+    recovered: Recovered,
+    private readonly send: (messages: readonly Message[]) => void,
+    private readonly machine: StateMachine,
+    private readonly options: RaftServerOptions = defaultRaftServerOptions,
+    private readonly events: RaftServerEvents = { fatal: () => {}, diskFull: () => {}, snapshotFailed: () => {} },
+  ) {
+    this.memory = toMemoryStorage(recovered);
+    const snap = this.memory.snapshot();
+    machine.restore(snap.meta.index === 0 ? '' : snap.data);
+    this.appliedIndex = snap.meta.index;
+    this.lastSnapshotIndex = snap.meta.index;
+    this.node = new RaftNode({
+      id: nodeId(id),
+      random: () => randomInt(0, 2 ** 32) / 2 ** 32,
+      applied: snap.meta.index,
+      electionTicks: options.electionTicks,
+      heartbeatTicks: options.heartbeatTicks,
+      maxMsgBytes: options.maxMsgBytes,
+      maxInflightMsgs: options.maxInflightMsgs,
+      snapshotChunkBytes: options.snapshotChunkBytes,
+      preVote: true,
+      checkQuorum: true,
+      bugs: noBugs,
+    }, this.memory);
+  }
+
+  /** First start of a member of the initial configuration: its membership is made durable first. */
+  static async bootstrapStorage(storage: WalStorage, conf: ConfState): Promise<void> {
+    await storage.bootstrap(conf);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), this.options.tickMs);
+    this.timer.unref?.();
+    this.pump();
+  }
+
+  status(): { readonly state: ServerState; readonly applied: number; readonly snapshotIndex: number } {
+    return { state: this.state, applied: this.appliedIndex, snapshotIndex: this.lastSnapshotIndex };
+  }
+
+  appliedTo(): number {
+    return this.appliedIndex;
+  }
+
+  /** A message from a peer. */
+  receive(message: Message): void {
+    if (this.state === 'stopped' || this.state === 'failed') return;
+    this.node.step(message);
+    this.pump();
+  }
+
+  /** Run `call` on the node (a proposal, a membership change), then the Ready loop. */
+  operate<T>(call: (node: RaftNode) => T): T {
+    const result = call(this.node);
+    this.pump();
+    return result;
+  }
+
+  tick(): void {
+    if (this.state === 'stopped' || this.state === 'failed') return;
+    this.machine.onTick();
+    this.node.tick();
+    this.pump();
+  }
+
+  /** Stop ticking and wait for the Ready in flight; the storage stays open for the caller to close. */
+  async stop(): Promise<void> {
+    if (this.state !== 'failed') this.state = 'stopped';
+    if (this.timer) clearInterval(this.timer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.timer = null;
+    this.retryTimer = null;
+    await this.idle;
+  }
+
+  /** Drive the Ready loop until it waits on the disk or has nothing to do. */
+  pump(): void {
+    while (!this.busy && (this.state === 'running') && this.node.hasReady()) {
+      const ready = this.node.ready();
+      if (ready.softState) this.machine.onRoleChange(ready.softState.role);
+      if (ready.snapshot === null && ready.entries.length === 0 && ready.hardState === null) {
+        this.finish(ready);
+        continue;
+      }
+      this.persist(ready);
+    }
+    if (!this.busy) this.machine.afterLoop();
+  }
+
+  private persist(ready: Ready): void {
+    this.busy = true;
+    this.idle = this.storage.append({ entries: ready.entries, hardState: ready.hardState, snapshot: ready.snapshot }).then(
+      async () => {
+        if (ready.snapshot) this.memory.applySnapshot(ready.snapshot);
+        this.memory.append(ready.entries);
+        if (ready.hardState) this.memory.setHardState(ready.hardState);
+        this.finish(ready);
+        try {
+          await this.maybeSnapshot();
+        } catch (error) {
+          if (!(error instanceof StorageError && error.code === 'disk-full')) return this.fail(error);
+          this.events.snapshotFailed(error);
+        }
+        this.busy = false;
+        if (this.state === 'running') this.pump();
+      },
+      (error: unknown) => this.onStorageError(ready, error),
+    );
+  }
+
+  private onStorageError(ready: Ready, error: unknown): void {
+    if (error instanceof StorageError && error.code === 'disk-full' && this.state === 'running') {
+      // Nothing of this Ready was written: hold it, and write it again once there is room.
+      this.state = 'disk-full';
+      this.events.diskFull(true);
+      const retry = async (): Promise<void> => {
+        this.retryTimer = null;
+        if (this.state !== 'disk-full') return;
+        const now = await this.storage.probe();
+        if (this.state !== 'disk-full') return;
+        if (now !== 'ok') {
+          this.retryTimer = setTimeout(() => void retry(), this.options.diskFullRetryMs);
+          return;
+        }
+        this.state = 'running';
+        this.events.diskFull(false);
+        this.persist(ready);
+      };
+      this.retryTimer = setTimeout(() => void retry(), this.options.diskFullRetryMs);
+      return;
+    }
+    this.fail(error);
+  }
+
+  private fail(error: unknown): void {
+    if (this.state === 'stopped') return;
+    this.state = 'failed';
+    if (this.timer) clearInterval(this.timer);
+    this.events.fatal(error instanceof Error ? error : new Error(String(error)));
+  }
+
+  private finish(ready: Ready): void {
+    if (ready.messages.length > 0) this.send(ready.messages);
+    if (ready.snapshot) {
+      this.machine.restore(ready.snapshot.data);
+      this.appliedIndex = ready.snapshot.meta.index;
+      this.lastSnapshotIndex = ready.snapshot.meta.index;
+    }
+    for (const entry of ready.committed) {
+      this.appliedIndex = entry.index;
+      if (entry.type === 'conf') this.node.applyConfEntry(entry);
+      else if (entry.data !== '') this.machine.apply(entry);
+    }
+    this.node.advance(ready);
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    if (this.appliedIndex - this.lastSnapshotIndex < this.options.snapshotEveryEntries) return;
+    if (this.appliedIndex > this.memory.lastIndex()) return;
+    const snap = this.memory.createSnapshot(this.appliedIndex, this.node.status().conf, this.machine.snapshot());
+    this.lastSnapshotIndex = this.appliedIndex;
+    await this.storage.saveSnapshot(snap);
+    this.memory.compact(Math.max(this.memory.firstIndex() - 1, this.appliedIndex - this.options.keepEntriesAfterSnapshot));
+  }
+}
