@@ -1,0 +1,153 @@
+// Byte-level building blocks of the gRPC wire formats: unsigned LEB128 varints for integers up to
+// 2^53 - 1 (terms, indexes, lengths), booleans as one byte 0/1, and strings as a varint header
+// (byte length * 2 + encoding) followed by the bytes. The encoding is UTF-8 for well-formed strings
+// and UTF-16LE for a string holding a lone surrogate, so that every JavaScript string (Raft entry
+// data is opaque) reads back identical. Invariant: the reader never reads past its end and never
+// returns a wrong value; short, overlong or malformed input raises WireDecodeError.
+
+const STRING_UTF8 = 0;
+const STRING_UTF16 = 1;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** 8 groups of 7 bits hold 56 bits, enough for any safe integer. */
+const VARINT_MAX_BYTES = 8;
+
+export class WireDecodeError extends Error {
+  override readonly name = 'WireDecodeError';
+}
+
+/** Thrown when a value cannot be represented (a negative or fractional number). */
+export class WireEncodeError extends Error {
+  override readonly name = 'WireEncodeError';
+}
+
+export class ByteWriter {
+  private buffer: Buffer;
+  private length = 0;
+
+  constructor(initialBytes = 64) {
+    this.buffer = Buffer.allocUnsafe(initialBytes);
+  }
+
+  private ensure(extraBytes: number): void {
+    if (this.length + extraBytes <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + extraBytes));
+    this.buffer.copy(grown, 0, 0, this.length);
+    this.buffer = grown;
+  }
+
+  u8(value: number): void {
+    this.ensure(1);
+    this.buffer[this.length++] = value;
+  }
+
+  bool(value: boolean): void {
+    this.u8(value ? 1 : 0);
+  }
+
+  varint(value: number, what: string): void {
+    if (!Number.isSafeInteger(value) || value < 0) throw new WireEncodeError(`${what} must be a non-negative safe integer, got ${value}`);
+    this.ensure(VARINT_MAX_BYTES);
+    let rest = value;
+    while (rest >= 0x80) {
+      this.buffer[this.length++] = (rest % 0x80) | 0x80;
+      rest = Math.floor(rest / 0x80);
+    }
+    this.buffer[this.length++] = rest;
+  }
+
+  string(value: string): void {
+    const utf16 = LONE_SURROGATE.test(value);
+    const byteLength = utf16 ? value.length * 2 : Buffer.byteLength(value, 'utf8');
+    this.varint(byteLength * 2 + (utf16 ? STRING_UTF16 : STRING_UTF8), 'string length');
+    this.ensure(byteLength);
+    this.buffer.write(value, this.length, byteLength, utf16 ? 'utf16le' : 'utf8');
+    this.length += byteLength;
+  }
+
+  /** A string or null: a presence byte, then the string. */
+  optionalString(value: string | null): void {
+    this.bool(value !== null);
+    if (value !== null) this.string(value);
+  }
+
+  /** The bytes written (a copy sized exactly, so a queue holding it keeps no slack). */
+  finish(): Buffer {
+    return Buffer.from(this.buffer.subarray(0, this.length));
+  }
+}
+
+export class ByteReader {
+  private position: number;
+  private readonly buffer: Buffer;
+
+  constructor(bytes: Uint8Array, start = 0, private readonly end = bytes.length) {
+    this.buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.position = start;
+  }
+
+  get offset(): number {
+    return this.position;
+  }
+
+  private need(bytes: number, what: string): void {
+    if (this.position + bytes > this.end) {
+      throw new WireDecodeError(`truncated ${what}: needs ${bytes} bytes at offset ${this.position}, ${this.end - this.position} left`);
+    }
+  }
+
+  u8(what: string): number {
+    this.need(1, what);
+    return this.buffer[this.position++]!;
+  }
+
+  bool(what: string): boolean {
+    const value = this.u8(what);
+    if (value > 1) throw new WireDecodeError(`${what}: boolean byte ${value} at offset ${this.position - 1}`);
+    return value === 1;
+  }
+
+  varint(what: string): number {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < VARINT_MAX_BYTES; i++) {
+      const byte = this.u8(what);
+      value += (byte & 0x7f) * scale;
+      if ((byte & 0x80) === 0) {
+        if (!Number.isSafeInteger(value)) throw new WireDecodeError(`${what}: varint beyond 2^53 at offset ${this.position}`);
+        if (byte === 0 && i > 0) throw new WireDecodeError(`${what}: overlong varint at offset ${this.position}`);
+        return value;
+      }
+      scale *= 0x80;
+    }
+    throw new WireDecodeError(`${what}: varint longer than ${VARINT_MAX_BYTES} bytes at offset ${this.position}`);
+  }
+
+  string(what: string): string {
+    const header = this.varint(what);
+    const encoding = header % 2;
+    const byteLength = (header - encoding) / 2;
+    if (encoding === STRING_UTF16 && byteLength % 2 !== 0) throw new WireDecodeError(`${what}: odd UTF-16 length ${byteLength}`);
+    this.need(byteLength, what);
+    const value = this.buffer.toString(encoding === STRING_UTF8 ? 'utf8' : 'utf16le', this.position, this.position + byteLength);
+    this.position += byteLength;
+    return value;
+  }
+
+  optionalString(what: string): string | null {
+    return this.bool(`${what} presence`) ? this.string(what) : null;
+  }
+
+  /** Moves past `bytes` bytes (checked). */
+  skip(bytes: number, what: string): void {
+    this.need(bytes, what);
+    this.position += bytes;
+  }
+
+  expectOffset(offset: number, what: string): void {
+    if (this.position !== offset) throw new WireDecodeError(`${what}: decoded up to offset ${this.position}, its length says ${offset}`);
+  }
+
+  expectEnd(what: string): void {
+    if (this.position !== this.end) throw new WireDecodeError(`${what}: ${this.end - this.position} trailing bytes at offset ${this.position}`);
+  }
+}
