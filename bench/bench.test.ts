@@ -1,5 +1,6 @@
 // Smoke tests of the benchmarks with tiny parameters: each run(args, overrides) returns its fields,
-// and the Raft benchmark's sanity check really catches a node that missed entries. No timings are
+// the sim benchmark's orchestration run is the chaos suites' world with its own settings, and the
+// Raft benchmark's sanity check really catches a node that missed entries. No timings are
 // asserted: they depend on the machine.
 
 import assert from 'node:assert/strict';
@@ -9,16 +10,20 @@ import type { BenchmarkArgs } from './cli.ts';
 import { assertAllApplied, measure, raftParameters, run as runRaft } from './raft.ts';
 import { reconcileParameters, run as runReconcile } from './reconcile.ts';
 import { run as runScheduler, schedulerParameters } from './scheduler.ts';
+import { defaultOrchestrationParameters, orchestrationParameters, orchestrationWorld, runOrchestration } from './orchestration.ts';
 import { percentile, run as runSim, simParameters } from './sim.ts';
+
+/** A few seconds of a small orchestration world: the code path of the hour, not its cost. */
+const tinyOrchestration = { workers: 3, services: 4, simSeconds: 5, livenessBoundSeconds: 60 };
 
 function quietArgs(lines: string[] = []): BenchmarkArgs {
   return { json: true, progress: (line) => lines.push(line) };
 }
 
 describe('bench sim', () => {
-  it('returns the throughput, seed-rate and environment fields for a tiny run', async () => {
+  it('returns the throughput, seed-rate, orchestration and environment fields for a tiny run', async () => {
     const lines: string[] = [];
-    const results = await runSim(quietArgs(lines), { durationSimSeconds: 2, throughputSeeds: 1, chaosSeeds: 3, warmUpSeeds: 1 });
+    const results = await runSim(quietArgs(lines), { durationSimSeconds: 2, throughputSeeds: 1, chaosSeeds: 3, warmUpSeeds: 1, orchestration: tinyOrchestration });
     for (const key of ['simSecondsPerWallSecond', 'eventsPerWallSecond', 'seedsPerMinute', 'wallSecondsPerSeedP50', 'wallSecondsPerSeedP99', 'heapUsedMb']) {
       assert.equal(typeof results[key], 'number', key);
       assert.ok((results[key] as number) > 0, key);
@@ -29,6 +34,29 @@ describe('bench sim', () => {
     assert.equal(results.chaosSeeds, 3);
     assert.equal(results.node, process.version);
     assert.ok(lines.some((line) => line.includes('warm-up')), 'progress reports the warm-up');
+    const orchestration = results.orchestration as Record<string, unknown>;
+    assert.deepEqual(
+      { managers: orchestration.managers, workers: orchestration.workers, services: orchestration.services, simSeconds: orchestration.simSeconds, failure: orchestration.failure },
+      { managers: 3, workers: 3, services: 4, simSeconds: 5, failure: null },
+    );
+    for (const key of ['wallSeconds', 'simSecondsPerWallSecond', 'events', 'reconcilePasses', 'operatorGoals', 'targetWallSeconds']) {
+      assert.equal(typeof orchestration[key], 'number', key);
+      assert.ok((orchestration[key] as number) > 0, key);
+    }
+    assert.ok((orchestration.simSecondsWithConvergence as number) >= 5, 'the run goes on past the operator\'s hour, to convergence');
+    assert.equal(orchestration.reconcileEveryMs, 500);
+    assert.ok(lines.some((line) => line.startsWith('sim: orchestration')), 'progress reports the orchestration run');
+  });
+
+  it('runs the orchestration world the chaos suites run, with the settings it reports', async () => {
+    const first = runOrchestration(tinyOrchestration, () => {});
+    const again = runOrchestration(tinyOrchestration, () => {});
+    assert.equal(first.failure, null);
+    assert.equal(first.traceHash, again.traceHash, 'one seed, one run');
+    const world = orchestrationWorld(orchestrationParameters(tinyOrchestration));
+    world.run();
+    assert.equal(world.hash.hex(), first.traceHash, 'the world orchestrationWorld builds is the one measured');
+    assert.notEqual(runOrchestration({ ...tinyOrchestration, seed: 2 }, () => {}).traceHash, first.traceHash);
   });
 
   it('refuses bad parameters before running anything', () => {
@@ -37,6 +65,9 @@ describe('bench sim', () => {
     assert.throws(() => simParameters({ firstSeed: 1, chaosSeeds: 10, warmUpFirstSeed: 9, warmUpSeeds: 3 }), /warm-up seeds 9..11 must lie outside/);
     assert.throws(() => simParameters({ firstSeed: 10, chaosSeeds: 10, warmUpFirstSeed: 8, warmUpSeeds: 3 }), /warm-up seeds 8..10 must lie outside/);
     assert.doesNotThrow(() => simParameters({ firstSeed: 10, chaosSeeds: 10, warmUpFirstSeed: 7, warmUpSeeds: 3 }));
+    assert.throws(() => simParameters({ orchestration: { workers: 0 } }), /sim orchestration benchmark parameter workers must be an integer >= 1/);
+    assert.throws(() => simParameters({ orchestration: { simSeconds: 0.5 } }), /simSeconds/);
+    assert.deepEqual(simParameters({ orchestration: { workers: 7 } }).orchestration, { ...defaultOrchestrationParameters, workers: 7 });
   });
 
   it('takes nearest-rank percentiles', () => {
@@ -102,17 +133,19 @@ describe('bench reconcile', () => {
       nodes: 12, services: 6, replicasPerService: 3, nodesDown: 3, runs: 2, warmUpRuns: 1, nodeDownRuns: 1, nodeDownWarmUpRuns: 1,
     });
     assert.equal(results.tasks, 18);
-    for (const key of ['idleMs', 'idleMinMs', 'idleMaxMs', 'nodeDownDetectMs', 'nodeDownMs', 'storeApplyMs', 'nodeDownPlaceMs']) {
+    const timings = ['idleMs', 'idleMinMs', 'idleMaxMs', 'afterNodeDownMs', 'afterNodeDownDetectMs', 'afterNodeDownRescheduleMs', 'afterNodeDownRescheduleApplyMs', 'afterNodeDownPlaceMs', 'afterNodeDownPlaceApplyMs'];
+    for (const key of timings) {
       assert.equal(typeof results[key], 'number', key);
       assert.ok((results[key] as number) >= 0, key);
     }
-    assert.equal(results.nodeDownDetectCommands, 3, 'the detect pass marks exactly the silent nodes down');
+    assert.ok((results.afterNodeDownMs as number) >= (results.afterNodeDownPlaceMs as number), 'the three passes together take at least the place pass');
+    assert.equal(results.afterNodeDownDetectCommands, 3, 'the detect pass marks exactly the silent nodes down');
     const displaced = results.tasksDisplaced as number;
     assert.ok(displaced > 0);
-    assert.equal(results.nodeDownTasksOrphaned, displaced);
-    assert.equal(results.nodeDownTasksCreated, displaced);
-    assert.equal(results.nodeDownTasksPlaced, displaced);
-    assert.equal(results.nodeDownCommands, displaced + 1, 'one orphaned report per task plus one task-create');
+    assert.equal(results.afterNodeDownTasksOrphaned, displaced);
+    assert.equal(results.afterNodeDownTasksCreated, displaced);
+    assert.equal(results.afterNodeDownTasksPlaced, displaced);
+    assert.equal(results.afterNodeDownRescheduleCommands, displaced + 1, 'one orphaned report per task plus one task-create');
   });
 
   it('refuses bad parameters before running anything', () => {

@@ -31,7 +31,7 @@ export const benchmarks: Readonly<Record<string, { readonly module: string; read
   raft: { module: './raft.ts', description: 'the Raft core on its own' },
   reconcile: { module: './reconcile.ts', description: 'reconcile passes: 1,000 nodes, 1,000 services, 10,000 tasks; idle and 100 nodes down' },
   scheduler: { module: './scheduler.ts', description: 'task placement: 10,000 tasks on 1,000 nodes, and 100 services x 100 tasks' },
-  sim: { module: './sim.ts', description: 'the simulated cluster under chaos' },
+  sim: { module: './sim.ts', description: 'the simulated clusters: key-value under chaos, and an hour of orchestration (3 managers, 50 workers, 200 services)' },
 };
 
 export interface BenchIo {

@@ -1,4 +1,4 @@
-// `npm run bench -- sim`: how fast the simulated cluster runs, in two measurements.
+// `npm run bench -- sim`: how fast the simulated clusters run, in three measurements.
 // 1. Fault-free throughput: simulated seconds (and simulated events) per wall second, with every
 //    fault class off, so the number is the cost of the simulator and the code under test alone.
 // 2. Chaos seed rate: full seeds (all faults, checkers and the linearizability verdict, exactly what
@@ -6,11 +6,16 @@
 // Each phase first runs a few warm-up seeds that are not counted: on Node 20 the first three or so
 // 60-second seeds run at a third to two thirds of the steady rate while the JIT compiles, so a
 // single warm-up seed would still measure compilation.
-// A seed that finds a violation is not thrown: it is counted and listed with its replay command.
+// 3. The orchestration run (orchestration.ts): the chaos suites' orchestration world with 3
+//    managers, 50 workers and 200 services for one simulated hour, in wall seconds (target: 60),
+//    reported as the `orchestration` field.
+// A seed that finds a violation is not thrown: it is counted and listed with its replay command
+// (the orchestration run says what failed in its own `failure` field).
 
 import { defaultChaosOptions, runSeed } from '../chaos/runner.ts';
 import type { ChaosOptions, SeedResult } from '../chaos/types.ts';
 import type { BenchmarkArgs } from './cli.ts';
+import { defaultOrchestrationParameters, orchestrationParameters, runOrchestration, type OrchestrationBenchParameters } from './orchestration.ts';
 import { integerParameters } from './parameters.ts';
 
 export interface SimBenchParameters {
@@ -28,7 +33,11 @@ export interface SimBenchParameters {
   readonly warmUpSeeds: number;
   /** The first warm-up seed; warm-up seeds lie outside the counted range. */
   readonly warmUpFirstSeed: number;
+  readonly orchestration: OrchestrationBenchParameters;
 }
+
+/** What a caller may change: any field, and any field of the orchestration run. */
+export type SimBenchOverrides = Partial<Omit<SimBenchParameters, 'orchestration'>> & { readonly orchestration?: Partial<OrchestrationBenchParameters> };
 
 export const defaultSimParameters: SimBenchParameters = {
   nodes: 5,
@@ -39,6 +48,7 @@ export const defaultSimParameters: SimBenchParameters = {
   firstSeed: 1,
   warmUpSeeds: 3,
   warmUpFirstSeed: 1_000_000,
+  orchestration: defaultOrchestrationParameters,
 };
 
 /** A seed whose run found a violation: enough to replay and triage it. */
@@ -55,11 +65,12 @@ interface Timed {
   readonly wallSeconds: number;
 }
 
-export async function run(args: BenchmarkArgs, overrides: Partial<SimBenchParameters> = {}): Promise<Record<string, unknown>> {
+export async function run(args: BenchmarkArgs, overrides: SimBenchOverrides = {}): Promise<Record<string, unknown>> {
   const parameters = simParameters(overrides);
   const failing: FailingSeed[] = [];
   const throughput = measureThroughput(parameters, args.progress, failing);
   const chaos = measureChaos(parameters, args.progress, failing);
+  const orchestration = runOrchestration(parameters.orchestration, args.progress);
   return {
     ...throughput,
     ...chaos,
@@ -68,14 +79,19 @@ export async function run(args: BenchmarkArgs, overrides: Partial<SimBenchParame
     nodes: parameters.nodes,
     opsPerSecond: parameters.opsPerSecond,
     durationSimSeconds: parameters.durationSimSeconds,
+    orchestration,
     node: process.version,
     heapUsedMb: round(process.memoryUsage().heapUsed / (1024 * 1024), 1),
   };
 }
 
-/** Defaults plus overrides, validated once: every field a positive integer (seed numbers and warm-up count may be 0). */
-export function simParameters(overrides: Partial<SimBenchParameters>): SimBenchParameters {
-  const parameters = integerParameters('sim', defaultSimParameters, overrides, ['firstSeed', 'warmUpFirstSeed', 'warmUpSeeds']);
+/** Defaults plus overrides, validated once: every field a positive integer (seed numbers and warm-up count may be 0), the orchestration run's too. */
+export function simParameters(overrides: SimBenchOverrides): SimBenchParameters {
+  const { orchestration, ...rest } = overrides;
+  const parameters = {
+    ...integerParameters('sim', defaultSimParameters, rest, ['firstSeed', 'warmUpFirstSeed', 'warmUpSeeds']),
+    orchestration: orchestrationParameters(orchestration ?? {}),
+  };
   const counted = Math.max(parameters.throughputSeeds, parameters.chaosSeeds);
   const warmUpLast = parameters.warmUpFirstSeed + parameters.warmUpSeeds - 1;
   if (parameters.warmUpSeeds > 0 && parameters.warmUpFirstSeed < parameters.firstSeed + counted && warmUpLast >= parameters.firstSeed) {

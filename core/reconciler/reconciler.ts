@@ -33,7 +33,7 @@ export function reconcile(state: StateView, input: ReconcileInput): StateCommand
     const serviceWaiting = waitingTasks(service, tasks);
     if (serviceWaiting.length > 0) waiting.push({ service, tasks: serviceWaiting });
   }
-  for (const { service, tasks } of waiting) placeWaitingTasks(state, view, service, tasks, plan, input.config.bugs);
+  placeWaitingTasks(state, view, waiting, plan, input.config.bugs);
   const commands = plan.commands();
   if (commands.length === 0) return commands;
   const valid = commands.flatMap((command) => validOnly(state, command, input));

@@ -127,7 +127,7 @@ export class Candidates {
     if (this.#size === 0) return null;
     for (;;) {
       const bucket = this.#buckets.get(this.#lowestBucket);
-      if (bucket !== undefined && bucket.size > 0) return this.#bestIn(bucket);
+      if (bucket !== undefined && bucket.size > 0) return this.#bestIn(bucket, 0);
       assert(this.#lowestBucket < this.#highestBucket, 'candidate buckets are empty while the size is not');
       this.#buckets.delete(this.#lowestBucket);
       this.#lowestBucket++;
@@ -155,10 +155,12 @@ export class Candidates {
   }
 
   /**
-   * Among children with the fewest tasks of the service, the best state; ties between groups are
-   * settled by their best states, so the result is the minimum of the full lexicographic score.
+   * Among children (groups of preference `depth`) with the fewest tasks of the service, the best
+   * state; ties between groups are settled by their best states' remaining score (their groups'
+   * tasks at the deeper preferences, then the in-group order), so the result is the minimum of the
+   * full lexicographic score.
    */
-  #bestIn(group: Group): NodeState {
+  #bestIn(group: Group, depth: number): NodeState {
     if (group.heap !== null) return group.heap.peek()!;
     let fewest = Number.POSITIVE_INFINITY;
     let best: NodeState | null = null;
@@ -166,11 +168,21 @@ export class Candidates {
       if (child.size === 0) continue;
       const tasks = this.#groupTasks.get(child.path) ?? 0;
       if (tasks > fewest) continue;
-      const candidate = this.#bestIn(child);
-      if (tasks < fewest || leafBefore(candidate, best!)) best = candidate;
+      const candidate = this.#bestIn(child, depth + 1);
+      if (tasks < fewest || this.#before(candidate, best!, depth + 1)) best = candidate;
       fewest = tasks;
     }
     assert(best !== null, 'a non-empty candidate group has no non-empty child');
     return best;
+  }
+
+  /** Whether a ranks before b on the score from preference `depth` on. */
+  #before(a: NodeState, b: NodeState, depth: number): boolean {
+    for (let level = depth; level < this.#levels; level++) {
+      const tasksA = this.#groupTasks.get(a.groupPaths[level]!) ?? 0;
+      const tasksB = this.#groupTasks.get(b.groupPaths[level]!) ?? 0;
+      if (tasksA !== tasksB) return tasksA < tasksB;
+    }
+    return leafBefore(a, b);
   }
 }

@@ -2,6 +2,7 @@
 // tasks) to decisions, the constraint language, the view it reads, and the global-service plan.
 export { schedule, maxBatchTasks } from './scheduler.ts';
 export type { Decision } from './scheduler.ts';
+export { PassScheduler, defaultPassSchedulerOptions, type PassSchedulerOptions } from './pass.ts';
 export {
   parseConstraint, parseConstraints, parseSpread, matches, matchesAll, attributeValue, isLabelKey, constraintForms, preferenceForms,
   constraintLimits, labelKeyRule,

@@ -218,6 +218,18 @@ describe('schedule: scoring', () => {
     assert.deepEqual(outcomes(replicated({ nodes, existing }, 2, { spread: ['node.labels.zone', 'node.labels.rack'] })), ['c', 'e']);
   });
 
+  it('nests preferences: groups tied at the first go to the emptier group at the second, before node load', () => {
+    const empty = { cpuMillis: 0, memoryBytes: 0 };
+    const nodes = [
+      makeNode('n00', { labels: { zone: 'b' }, resources: empty }),
+      makeNode('n01', { labels: { zone: 'a', tier: 'db' }, resources: empty }),
+      makeNode('n02', { labels: { zone: 'b', tier: 'web' }, resources: empty }),
+      makeNode('n03', { labels: { zone: 'a', tier: 'db' }, resources: { cpuMillis: 0, memoryBytes: mebibytes(256) } }),
+    ];
+    // Third task: zones a and b hold one each; a's only tier group holds one, b's web tier none.
+    assert.deepEqual(outcomes(replicated({ nodes }, 3, { spread: ['node.labels.zone', 'node.labels.tier'] })), ['n03', 'n00', 'n02']);
+  });
+
   it('then prefers the least loaded node: fewest tasks, then most free memory, then id', () => {
     const nodes = [makeNode('n1'), makeNode('n2'), makeNode('n3'), makeNode('n4')];
     const existing = [running('a', 'db', 'n1'), running('b', 'db', 'n2', { reservations: { cpuMillis: 0, memoryBytes: mebibytes(10) } }), running('c', 'db', 'n3', { reservations: { cpuMillis: 0, memoryBytes: mebibytes(5) } })];

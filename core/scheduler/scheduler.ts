@@ -38,7 +38,7 @@ export function schedule(view: SchedulerView, service: Service, tasks: readonly 
     : scheduleReplicated(context, service, ordered);
 }
 
-function orderTasks(service: Service, tasks: readonly Task[]): Task[] {
+export function orderTasks(service: Service, tasks: readonly Task[]): Task[] {
   const seen = new Set<TaskId>();
   for (const task of tasks) {
     assert(task.serviceId === service.id, () => `schedule: task ${task.id} is of service ${task.serviceId}, not ${service.id}`);
@@ -48,7 +48,7 @@ function orderTasks(service: Service, tasks: readonly Task[]): Task[] {
   return [...tasks].sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-function batchContext(view: SchedulerView, service: Service, bugs: SchedulerBugs): BatchContext | { readonly reason: string } {
+export function batchContext(view: SchedulerView, service: Service, bugs: SchedulerBugs): BatchContext | { readonly reason: string } {
   const spec = service.spec;
   const constraints = parseConstraints(spec.placement.constraints);
   if ('message' in constraints) return { reason: constraints.message };
@@ -61,7 +61,7 @@ function batchContext(view: SchedulerView, service: Service, bugs: SchedulerBugs
   return { view, spec, constraints, preferences, reservations: spec.reservations, hostPorts: hostPortsOf(spec), bugs };
 }
 
-const unschedulable = (task: Task, reason: string): Decision => ({ type: 'unschedulable', taskId: task.id, reason });
+export const unschedulable = (task: Task, reason: string): Decision => ({ type: 'unschedulable', taskId: task.id, reason });
 
 type VolumePin = Extract<Pin, { cause: 'volume' }>;
 type Volumes = { readonly pin: VolumePin | null; readonly unbound: readonly string[] } | { readonly reason: string };
@@ -95,7 +95,7 @@ function place(context: BatchContext, state: NodeState): void {
   state.placedInBatch++;
 }
 
-function scheduleReplicated(context: BatchContext, service: Service, tasks: readonly Task[]): Decision[] {
+export function scheduleReplicated(context: BatchContext, service: Service, tasks: readonly Task[]): Decision[] {
   if (tasks.length === 0) return [];
   const volumes = resolveVolumes(context, new Map());
   if ('reason' in volumes) return tasks.map((task) => unschedulable(task, volumes.reason));
@@ -135,7 +135,7 @@ function scheduleReplicated(context: BatchContext, service: Service, tasks: read
   return decisions;
 }
 
-function scheduleGlobal(context: BatchContext, service: Service, tasks: readonly Task[]): Decision[] {
+export function scheduleGlobal(context: BatchContext, service: Service, tasks: readonly Task[]): Decision[] {
   const states = new Map<NodeId, NodeState>();
   const boundInBatch = new Map<string, NodeId>();
   const decisions: Decision[] = [];

@@ -16,6 +16,8 @@ export interface SchedulerView {
   taskCount(node: NodeId): number;
   /** How many tasks of the service hold the node. */
   serviceTaskCount(node: NodeId, service: ServiceId): number;
+  /** The nodes holding tasks of the service, each with how many (nodes with none are absent). */
+  serviceTaskNodes(service: ServiceId): ReadonlyMap<NodeId, number>;
   /** Whether a task holding the node publishes this port in host mode. */
   hostPortInUse(node: NodeId, protocol: PortProtocol, port: number): boolean;
   /** The node a volume is bound to, null while unbound, undefined when there is no such volume. */
@@ -64,6 +66,8 @@ export class MemoryView implements SchedulerView {
   readonly #nodes: readonly ClusterNode[];
   readonly #usage = new Map<NodeId, NodeUsage>();
   readonly #volumes = new Map<string, NodeId | null>();
+  /** Per service, the nodes holding its tasks and how many. */
+  readonly #serviceNodes = new Map<ServiceId, Map<NodeId, number>>();
 
   constructor(input: MemoryViewInput) {
     this.#nodes = [...input.nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -84,6 +88,9 @@ export class MemoryView implements SchedulerView {
     usage.memoryBytes += spec.reservations.memoryBytes;
     usage.tasks++;
     usage.tasksByService.set(task.serviceId, (usage.tasksByService.get(task.serviceId) ?? 0) + 1);
+    let nodes = this.#serviceNodes.get(task.serviceId);
+    if (nodes === undefined) this.#serviceNodes.set(task.serviceId, (nodes = new Map()));
+    nodes.set(task.nodeId!, (nodes.get(task.nodeId!) ?? 0) + 1);
     for (const port of spec.ports) {
       if (port.mode === 'host' && port.published !== 0) usage.hostPorts.add(portKey(port.protocol, port.published));
     }
@@ -108,6 +115,10 @@ export class MemoryView implements SchedulerView {
 
   serviceTaskCount(node: NodeId, service: ServiceId): number {
     return this.#usage.get(node)?.tasksByService.get(service) ?? 0;
+  }
+
+  serviceTaskNodes(service: ServiceId): ReadonlyMap<NodeId, number> {
+    return this.#serviceNodes.get(service) ?? new Map();
   }
 
   hostPortInUse(node: NodeId, protocol: PortProtocol, port: number): boolean {
