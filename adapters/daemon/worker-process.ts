@@ -1,0 +1,117 @@
+// A worker daemon's moving parts, assembled: the process runtime (adapters/runtime/process), the
+// worker's session with the managers (core/agent/session.ts: the agent, heartbeats, views, the report
+// outbox) and one gRPC client per manager (adapters/grpc/worker-service.ts). Timers drive it: a
+// heartbeat every period, and the wake-ups the agent asks for (restart backoff, probe schedules).
+// Invariants: each start of the process is a new incarnation (a counter kept in the state directory,
+// bumped before anything is sent), so managers' answers to an earlier life are dropped; a restarted
+// worker adopts the tasks the runtime still runs instead of starting them again.
+
+import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { WorkerSession, type SessionConfig } from '../../core/agent/index.ts';
+import type { WorkerRegistration } from '../../core/manager/worker-protocol.ts';
+import { nodeId, type NodeId } from '../../core/raft/index.ts';
+import { WorkerClient } from '../grpc/worker-service.ts';
+import { ProcessRuntime } from '../runtime/process/index.ts';
+
+export interface WorkerProcessOptions {
+  readonly id: string;
+  readonly clusterId: string;
+  /** The managers' worker-protocol addresses, by manager id. */
+  readonly managers: Readonly<Record<string, string>>;
+  readonly stateDir: string;
+  readonly registration: WorkerRegistration;
+  readonly heartbeatMs: number;
+  readonly session: SessionConfig;
+  readonly log?: (event: string, fields: Record<string, unknown>) => void;
+}
+
+export const defaultSessionConfig: SessionConfig = {
+  disconnectAfterUs: 5_000_000,
+  maxOutboxReports: 1024,
+  maxReportsPerHeartbeat: 256,
+  adoptOn: 'first-view',
+  agent: {},
+};
+
+const nowUs = (): number => Date.now() * 1000;
+
+/** Bumps and returns the incarnation counter kept in `dir` (written atomically). */
+function nextIncarnation(dir: string): number {
+  const file = join(dir, 'incarnation');
+  let previous = 0;
+  try {
+    previous = Number(readFileSync(file, 'utf8').trim()) || 0;
+  } catch {
+    previous = 0;
+  }
+  const next = previous + 1;
+  writeFileSync(`${file}.tmp`, `${next}\n`);
+  renameSync(`${file}.tmp`, file);
+  return next;
+}
+
+export class WorkerProcess {
+  readonly runtime: ProcessRuntime;
+  readonly session: WorkerSession;
+  private readonly clients: WorkerClient[];
+  private readonly managerIds: NodeId[];
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private wakeTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(private readonly options: WorkerProcessOptions) {
+    mkdirSync(options.stateDir, { recursive: true });
+    const incarnation = nextIncarnation(options.stateDir);
+    const log = options.log ?? (() => {});
+    this.managerIds = Object.keys(options.managers).sort().map((id) => nodeId(id));
+    this.clients = this.managerIds.map((id) => new WorkerClient(options.managers[id]!, options.clusterId));
+    let session: WorkerSession | null = null;
+    this.runtime = new ProcessRuntime(join(options.stateDir, 'runtime'), (event) => {
+      if (!this.stopped) session?.onRuntimeEvent(event);
+    });
+    const restarted = incarnation > 1;
+    session = new WorkerSession(nodeId(options.id), options.registration, incarnation, this.managerIds.length, 0, Math.random, restarted, options.session, {
+      nowUs,
+      send: (manager, message) => {
+        const client = this.clients[manager]!;
+        client.heartbeat(message, options.heartbeatMs * 2).then(
+          (answer) => {
+            if (!this.stopped) this.session.receive(answer);
+          },
+          (error: Error) => log('heartbeat-failed', { manager: this.managerIds[manager], error: error.message }),
+        );
+      },
+      managerIndex: (id) => this.managerIds.indexOf(id),
+      scheduleWake: (atUs) => {
+        if (this.wakeTimer) clearTimeout(this.wakeTimer);
+        this.wakeTimer = setTimeout(() => {
+          this.wakeTimer = null;
+          if (!this.stopped) this.session.wake(atUs);
+        }, Math.max(0, (atUs - nowUs()) / 1000));
+      },
+      perform: (action) => {
+        this.runtime.act(action).catch((error: Error) => log('runtime-action-failed', { action: action.type, task: action.taskId, error: error.message }));
+      },
+      list: () => this.runtime.list(),
+    });
+    this.session = session;
+    log('started', { incarnation, restarted, adopted: restarted ? this.runtime.list().length : 0 });
+  }
+
+  start(): void {
+    this.session.heartbeat();
+    this.heartbeatTimer = setInterval(() => {
+      if (!this.stopped) this.session.heartbeat();
+    }, this.options.heartbeatMs);
+  }
+
+  /** Stop talking to the managers; the tasks keep running (a restarted worker adopts them). */
+  stop(): void {
+    this.stopped = true;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    for (const client of this.clients) client.close();
+    this.runtime.close();
+  }
+}
