@@ -1,12 +1,13 @@
 // The `warren` command, for everything but `warren chaos`: bin/warren.mjs hands `chaos` to
 // chaos/cli.ts itself, because adapters/ may import only core/ and adapters/. This program owns
 // --version, --help (which lists every command group, chaos included) and the error for an
-// unknown command. Command groups for the real cluster (cluster, service, node) arrive with the
-// daemon; until then they are not listed.
+// unknown command. The daemon commands (cluster init, manager start, worker start) are in
+// ./daemon.ts; they run in the foreground until a signal.
 // Invariant: usage errors exit 2 with a message on stderr; --help and --version exit 0.
 
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { addDaemonCommands } from './daemon.ts';
 
 export interface TextSink {
   write(text: string): unknown;
@@ -20,11 +21,15 @@ export interface CliIo {
 /** Every command group `warren` has, as listed by --help; `chaos` is dispatched by bin/warren.mjs. */
 export const commandGroups: readonly { readonly name: string; readonly description: string }[] = [
   { name: 'chaos', description: 'simulated chaos runs of the control plane (warren chaos --help)' },
+  { name: 'cluster', description: 'start a new cluster: warren cluster init' },
+  { name: 'manager', description: 'run a manager: warren manager start' },
+  { name: 'worker', description: 'run a worker: warren worker start' },
 ];
 
 /** Runs `warren ARGV...` and resolves to the exit code. */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
   let exitCode = 0;
+  let daemonExit: Promise<number> | null = null;
   const program = new Command('warren')
     .description('a container orchestrator whose control plane is proven in a deterministic simulator first')
     .version(packageVersion(), '-V, --version', 'print the version')
@@ -34,10 +39,14 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
     })
+    .configureHelp({ visibleCommands: () => [] }) // the list below names every group, chaos included
+    .addHelpText('after', helpCommands());
+  addDaemonCommands(program, io, (code) => {
+    daemonExit = code;
+  });
+  program
     .argument('[command]')
-    .passThroughOptions()
     .allowExcessArguments()
-    .addHelpText('after', helpCommands())
     .action((command: string | undefined) => {
       if (command === undefined) {
         io.stderr.write(program.helpInformation() + helpCommands());
@@ -56,7 +65,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     if (!(error instanceof CommanderError)) throw error;
     return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? 0 : 2;
   }
-  return exitCode;
+  return daemonExit === null ? exitCode : await daemonExit;
 }
 
 function helpCommands(): string {

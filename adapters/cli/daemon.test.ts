@@ -1,0 +1,112 @@
+// The daemon commands: usage errors exit 2 before anything starts, and real processes started by
+// `warren cluster init` form a cluster that elects a new leader after a kill -9 of its leader, with
+// the killed manager coming back by `warren manager start` on its data directory.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from './main.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'warren-cli-daemon-'));
+const children: ChildProcess[] = [];
+after(() => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  rmSync(root, { recursive: true, force: true });
+});
+
+async function run(argv: string[]): Promise<{ code: number; err: string }> {
+  let err = '';
+  const code = await main(argv, { stdout: { write: () => true }, stderr: { write: (t: string) => (err += t) } });
+  return { code, err };
+}
+
+test('bad daemon options exit 2 naming the option and what is expected, starting nothing', async () => {
+  const cases: [string[], RegExp][] = [
+    [['cluster', 'init', '--id', 'M1', '--data-dir', join(root, 'x')], /--id.*expected a node id/],
+    [['cluster', 'init', '--id', 'm1', '--data-dir', join(root, 'x'), '--listen', 'nowhere'], /--listen.*expected HOST:PORT/],
+    [['cluster', 'init', '--id', 'm1', '--data-dir', join(root, 'x'), '--peers', 'm2=10.0.0.2'], /--peers.*"m2=10.0.0.2" is not ID=HOST:PORT/],
+    [['cluster', 'init', '--id', 'm1'], /--data-dir/],
+    [['worker', 'start', '--id', 'w1', '--data-dir', join(root, 'w')], /--managers/],
+    [['worker', 'start', '--id', 'w1', '--data-dir', join(root, 'w'), '--managers', 'm1=h:1', '--memory-mb', '0'], /--memory-mb.*positive integer/],
+  ];
+  for (const [argv, expected] of cases) {
+    const { code, err } = await run(argv);
+    assert.equal(code, 2, `${argv.join(' ')}: ${err}`);
+    assert.match(err, expected);
+  }
+  // A manager restart on an empty directory refuses rather than founding a new cluster...
+  const empty = await run(['manager', 'start', '--id', 'm1', '--data-dir', join(root, 'empty')]);
+  assert.equal(empty.code, 2);
+  assert.match(empty.err, /holds no manager state; start a new cluster with warren cluster init/);
+  // ...and init refuses a directory that has state.
+  mkdirSync(join(root, 'used'));
+  writeFileSync(join(root, 'used', 'wal-1.log'), '');
+  const used = await run(['cluster', 'init', '--id', 'm1', '--data-dir', join(root, 'used')]);
+  assert.equal(used.code, 2);
+  assert.match(used.err, /is not empty: this manager has started before; use warren manager start/);
+});
+
+const bin = new URL('../../bin/warren.mjs', import.meta.url).pathname;
+
+interface Daemon {
+  child: ChildProcess;
+  events: Record<string, unknown>[];
+}
+
+function start(args: string[]): Daemon {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  const d: Daemon = { child, events: [] };
+  let buffer = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      try {
+        d.events.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not a log line
+      }
+    }
+  });
+  return d;
+}
+
+async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const startMs = Date.now();
+  while (!check()) {
+    if (Date.now() - startMs > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const lastRole = (d: Daemon) => [...d.events].reverse().find((e) => e.event === 'role') as { role: string; term: number } | undefined;
+
+test('three managers started by warren cluster init elect a leader, survive kill -9 of it, and the killed one rejoins', { timeout: 90_000 }, async () => {
+  const base = 17400 + (process.pid % 200) * 2;
+  const ids = ['m1', 'm2', 'm3'];
+  const raft = (i: number) => `127.0.0.1:${base + i * 10}`;
+  const workerAddr = (i: number) => `127.0.0.1:${base + i * 10 + 1}`;
+  const argsOf = (i: number) => ['--id', ids[i]!, '--data-dir', join(root, ids[i]!), '--listen', raft(i), '--worker-listen', workerAddr(i),
+    '--peers', ids.map((id, j) => (j === i ? null : `${id}=${raft(j)}`)).filter(Boolean).join(',')];
+  const daemons = ids.map((_, i) => start(['cluster', 'init', ...argsOf(i)]));
+  await until('a leader', () => daemons.some((d) => lastRole(d)?.role === 'leader'));
+  const leaderIndex = daemons.findIndex((d) => lastRole(d)?.role === 'leader');
+  const oldTerm = lastRole(daemons[leaderIndex]!)!.term;
+  daemons[leaderIndex]!.child.kill('SIGKILL');
+  const others = daemons.filter((_, i) => i !== leaderIndex);
+  await until('a new leader in a later term', () => others.some((d) => lastRole(d)?.role === 'leader' && lastRole(d)!.term > oldTerm));
+  const back = start(['manager', 'start', ...argsOf(leaderIndex)]);
+  await until('the killed manager restarted from its disk and follows', () => back.events.some((e) => e.event === 'started') && lastRole(back)?.role === 'follower');
+  const newTerm = Math.max(...others.map((d) => lastRole(d)?.term ?? 0));
+  assert.ok(lastRole(back)!.term >= newTerm, 'it follows the new leader\'s term');
+  // SIGTERM stops every daemon with exit code 0.
+  for (const d of [...others, back]) d.child.kill('SIGTERM');
+  const codes = await Promise.all([...others, back].map((d) => new Promise<number | null>((r) => (d.child.exitCode !== null ? r(d.child.exitCode) : d.child.on('exit', (code) => r(code))))));
+  assert.deepEqual(codes, [0, 0, 0]);
+});
