@@ -131,7 +131,7 @@ export class SimDisk<R> {
 
   /**
    * Makes the records the sync covered durable. Returns false, changing nothing, when a crash came
-   * between begin and complete: that sync died with the process.
+   * between begin and complete: that sync was lost in the crash.
    */
   completeSync(token: SyncToken, nowUs: number): boolean {
     if (token.epoch !== this.epoch) return false;

@@ -1,13 +1,13 @@
-// Byte-level building blocks of the gRPC wire formats: unsigned LEB128 varints for integers up to
+// Byte-level building blocks of the gRPC wire formats, on the adapters' shared byte layer
+// (adapters/codec/bytes.ts): unsigned LEB128 varints for integers up to
 // 2^53 - 1 (terms, indexes, lengths), booleans as one byte 0/1, and strings as a varint header
 // (byte length * 2 + encoding) followed by the bytes. The encoding is UTF-8 for well-formed strings
 // and UTF-16LE for a string holding a lone surrogate, so that every JavaScript string (Raft entry
 // data is opaque) reads back identical. Invariant: the reader never reads past its end and never
 // returns a wrong value; short, overlong or malformed input raises WireDecodeError.
 
-const STRING_UTF8 = 0;
-const STRING_UTF16 = 1;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+import { BoundedReader, exactEncoding, GrowableWriter } from '../codec/bytes.ts';
+
 /** 8 groups of 7 bits hold 56 bits, enough for any safe integer. */
 const VARINT_MAX_BYTES = 8;
 
@@ -20,24 +20,9 @@ export class WireEncodeError extends Error {
   override readonly name = 'WireEncodeError';
 }
 
-export class ByteWriter {
-  private buffer: Buffer;
-  private length = 0;
-
+export class ByteWriter extends GrowableWriter {
   constructor(initialBytes = 64) {
-    this.buffer = Buffer.allocUnsafe(initialBytes);
-  }
-
-  private ensure(extraBytes: number): void {
-    if (this.length + extraBytes <= this.buffer.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + extraBytes));
-    this.buffer.copy(grown, 0, 0, this.length);
-    this.buffer = grown;
-  }
-
-  u8(value: number): void {
-    this.ensure(1);
-    this.buffer[this.length++] = value;
+    super(initialBytes);
   }
 
   bool(value: boolean): void {
@@ -56,12 +41,9 @@ export class ByteWriter {
   }
 
   string(value: string): void {
-    const utf16 = LONE_SURROGATE.test(value);
-    const byteLength = utf16 ? value.length * 2 : Buffer.byteLength(value, 'utf8');
-    this.varint(byteLength * 2 + (utf16 ? STRING_UTF16 : STRING_UTF8), 'string length');
-    this.ensure(byteLength);
-    this.buffer.write(value, this.length, byteLength, utf16 ? 'utf16le' : 'utf8');
-    this.length += byteLength;
+    const { encoding, byteLength } = exactEncoding(value);
+    this.varint(byteLength * 2 + encoding, 'string length');
+    this.stringBytes(value, encoding, byteLength);
   }
 
   /** A string or null: a presence byte, then the string. */
@@ -76,28 +58,9 @@ export class ByteWriter {
   }
 }
 
-export class ByteReader {
-  private position: number;
-  private readonly buffer: Buffer;
-
-  constructor(bytes: Uint8Array, start = 0, private readonly end = bytes.length) {
-    this.buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.position = start;
-  }
-
-  get offset(): number {
-    return this.position;
-  }
-
-  private need(bytes: number, what: string): void {
-    if (this.position + bytes > this.end) {
-      throw new WireDecodeError(`truncated ${what}: needs ${bytes} bytes at offset ${this.position}, ${this.end - this.position} left`);
-    }
-  }
-
-  u8(what: string): number {
-    this.need(1, what);
-    return this.buffer[this.position++]!;
+export class ByteReader extends BoundedReader {
+  constructor(bytes: Uint8Array, start = 0, end = bytes.length) {
+    super(bytes, start, end, (message) => new WireDecodeError(message));
   }
 
   bool(what: string): boolean {
@@ -125,12 +88,7 @@ export class ByteReader {
   string(what: string): string {
     const header = this.varint(what);
     const encoding = header % 2;
-    const byteLength = (header - encoding) / 2;
-    if (encoding === STRING_UTF16 && byteLength % 2 !== 0) throw new WireDecodeError(`${what}: odd UTF-16 length ${byteLength}`);
-    this.need(byteLength, what);
-    const value = this.buffer.toString(encoding === STRING_UTF8 ? 'utf8' : 'utf16le', this.position, this.position + byteLength);
-    this.position += byteLength;
-    return value;
+    return this.stringBytes(encoding, (header - encoding) / 2, what);
   }
 
   optionalString(what: string): string | null {
@@ -147,7 +105,4 @@ export class ByteReader {
     if (this.position !== offset) throw new WireDecodeError(`${what}: decoded up to offset ${this.position}, its length says ${offset}`);
   }
 
-  expectEnd(what: string): void {
-    if (this.position !== this.end) throw new WireDecodeError(`${what}: ${this.end - this.position} trailing bytes at offset ${this.position}`);
-  }
 }

@@ -1,41 +1,21 @@
-// Little-endian binary writer and reader for the WAL and snapshot codecs. Integers up to 2^53 - 1
-// (indexes, terms) are stored as u64 in two u32 halves. Strings carry an encoding tag: UTF-8 when
-// the string is well-formed UTF-16, otherwise UTF-16LE, so that any JavaScript string (even one with
-// a lone surrogate) reads back identical. Invariant: the reader never reads past its end; a short or
-// malformed input raises DecodeError, never a RangeError or a wrong value.
+// Little-endian binary writer and reader for the WAL and snapshot codecs, on the adapters' shared
+// byte layer (adapters/codec/bytes.ts). Integers up to 2^53 - 1 (indexes, terms) are stored as u64
+// in two u32 halves. A string is an encoding tag byte (UTF-8, UTF-16LE, or null), a u32 byte length,
+// then its bytes. Invariant: the reader never reads past its end; a short or malformed input raises
+// DecodeError, never a RangeError or a wrong value.
+
+import { BoundedReader, exactEncoding, GrowableWriter, STRING_UTF16, STRING_UTF8 } from '../codec/bytes.ts';
 
 const TWO_POW_32 = 0x1_0000_0000;
-const STRING_UTF8 = 0;
-const STRING_UTF16 = 1;
 const STRING_NULL = 2;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 export class DecodeError extends Error {
   override readonly name = 'DecodeError';
 }
 
-export class ByteWriter {
-  private buffer: Buffer;
-  private length = 0;
-
+export class ByteWriter extends GrowableWriter {
   constructor(initialBytes = 256) {
-    this.buffer = Buffer.allocUnsafe(initialBytes);
-  }
-
-  private ensure(extraBytes: number): void {
-    if (this.length + extraBytes <= this.buffer.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + extraBytes));
-    this.buffer.copy(grown, 0, 0, this.length);
-    this.buffer = grown;
-  }
-
-  get sizeBytes(): number {
-    return this.length;
-  }
-
-  u8(value: number): void {
-    this.ensure(1);
-    this.buffer[this.length++] = value;
+    super(initialBytes);
   }
 
   u16(value: number): void {
@@ -62,19 +42,10 @@ export class ByteWriter {
       this.u32(0);
       return;
     }
-    const utf16 = LONE_SURROGATE.test(value);
-    const byteLength = utf16 ? value.length * 2 : Buffer.byteLength(value, 'utf8');
-    this.u8(utf16 ? STRING_UTF16 : STRING_UTF8);
+    const { encoding, byteLength } = exactEncoding(value);
+    this.u8(encoding);
     this.u32(byteLength);
-    this.ensure(byteLength);
-    this.buffer.write(value, this.length, byteLength, utf16 ? 'utf16le' : 'utf8');
-    this.length += byteLength;
-  }
-
-  raw(bytes: Uint8Array): void {
-    this.ensure(bytes.length);
-    this.buffer.set(bytes, this.length);
-    this.length += bytes.length;
+    this.stringBytes(value, encoding, byteLength);
   }
 
   /** The bytes written so far (a view; the writer must not be used afterwards). */
@@ -83,32 +54,9 @@ export class ByteWriter {
   }
 }
 
-export class ByteReader {
-  private position: number;
-  private readonly buffer: Buffer;
-
-  constructor(bytes: Uint8Array, start = 0, private readonly end = bytes.length) {
-    this.buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.position = start;
-  }
-
-  get offset(): number {
-    return this.position;
-  }
-
-  get remainingBytes(): number {
-    return this.end - this.position;
-  }
-
-  private need(bytes: number, what: string): void {
-    if (this.position + bytes > this.end) {
-      throw new DecodeError(`truncated ${what}: needs ${bytes} bytes at offset ${this.position}, ${this.end - this.position} left`);
-    }
-  }
-
-  u8(what = 'u8'): number {
-    this.need(1, what);
-    return this.buffer[this.position++]!;
+export class ByteReader extends BoundedReader {
+  constructor(bytes: Uint8Array, start = 0, end = bytes.length) {
+    super(bytes, start, end, (message) => new DecodeError(message));
   }
 
   u16(what = 'u16'): number {
@@ -141,11 +89,7 @@ export class ByteReader {
       return null;
     }
     if (tag !== STRING_UTF8 && tag !== STRING_UTF16) throw new DecodeError(`${what}: unknown string encoding ${tag}`);
-    if (tag === STRING_UTF16 && byteLength % 2 !== 0) throw new DecodeError(`${what}: odd UTF-16 length ${byteLength}`);
-    this.need(byteLength, what);
-    const value = this.buffer.toString(tag === STRING_UTF8 ? 'utf8' : 'utf16le', this.position, this.position + byteLength);
-    this.position += byteLength;
-    return value;
+    return this.stringBytes(tag, byteLength, what);
   }
 
   string(what = 'string'): string {
@@ -159,9 +103,5 @@ export class ByteReader {
     const view = this.buffer.subarray(this.position, this.position + count);
     this.position += count;
     return view;
-  }
-
-  expectEnd(what: string): void {
-    if (this.position !== this.end) throw new DecodeError(`${what}: ${this.end - this.position} trailing bytes at offset ${this.position}`);
   }
 }

@@ -24,7 +24,7 @@ export type TaskReport = {
 
 export interface AgentConfig {
   readonly nodeId: NodeId;
-  /** The injected generator (restart jitter): a float in [0, 1). Never Math.random. */
+  /** The injected generator (restart jitter): a float in [0, 1), never an ambient source. */
   readonly random: () => number;
   /** Bound on reports waiting for the shell (or for the managers, while disconnected). */
   readonly maxReportsPending: number;

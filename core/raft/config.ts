@@ -22,7 +22,7 @@ export interface RaftConfig {
   readonly maxLearnerLagEntries: number;
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
-  /** The injected generator for election jitter: a float in [0, 1). Never Math.random. */
+  /** The injected generator for election jitter: a float in [0, 1), never an ambient source. */
   readonly random: () => number;
   /** The last index the shell's state machine has applied (after a restart from a snapshot). */
   readonly applied: number;
