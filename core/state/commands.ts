@@ -158,20 +158,27 @@ export type ObjectCommand =
 export type StateCommand = NodeCommand | ServiceCommand | TaskCommand | ObjectCommand;
 export type StateCommandType = StateCommand['type'];
 
-const commandTypeList = [
-  'node-register', 'node-update', 'node-heartbeat', 'node-set-status', 'node-remove',
-  'service-create', 'service-update', 'service-rollback', 'service-set-update-status', 'service-remove',
-  'task-create', 'task-assign', 'task-set-pending-reason', 'task-set-desired', 'task-report', 'task-remove',
-  'secret-create', 'secret-remove', 'volume-create', 'volume-set-node', 'volume-remove',
-  'ingress-create', 'ingress-update', 'ingress-remove', 'certificate-create', 'certificate-update', 'certificate-remove',
-] as const satisfies readonly StateCommandType[];
+/** The group of each command type: which part of the store validates and applies it. */
+const commandGroups = {
+  'node-register': 'node', 'node-update': 'node', 'node-heartbeat': 'node', 'node-set-status': 'node', 'node-remove': 'node',
+  'service-create': 'service', 'service-update': 'service', 'service-rollback': 'service', 'service-set-update-status': 'service', 'service-remove': 'service',
+  'task-create': 'task', 'task-assign': 'task', 'task-set-pending-reason': 'task', 'task-set-desired': 'task', 'task-report': 'task', 'task-remove': 'task',
+  'secret-create': 'object', 'secret-remove': 'object', 'volume-create': 'object', 'volume-set-node': 'object', 'volume-remove': 'object',
+  'ingress-create': 'object', 'ingress-update': 'object', 'ingress-remove': 'object',
+  'certificate-create': 'object', 'certificate-update': 'object', 'certificate-remove': 'object',
+} as const satisfies Record<StateCommandType, 'node' | 'service' | 'task' | 'object'>;
 
-// Compile-time proof that the list names every command type.
-type Missing = Exclude<StateCommandType, (typeof commandTypeList)[number]>;
-const everyTypeListed: Missing extends never ? true : Missing = true;
-void everyTypeListed;
+// Compile-time proof that each command type is in the group its union says.
+type GroupOf<G extends string> = { [K in keyof typeof commandGroups]: (typeof commandGroups)[K] extends G ? K : never }[keyof typeof commandGroups];
+const groupsMatchUnions: [GroupOf<'node'>, GroupOf<'service'>, GroupOf<'task'>, GroupOf<'object'>] extends
+  [NodeCommand['type'], ServiceCommand['type'], TaskCommand['type'], ObjectCommand['type']] ? true : never = true;
+void groupsMatchUnions;
 
-export const stateCommandTypes: readonly StateCommandType[] = commandTypeList;
+export const stateCommandTypes: readonly StateCommandType[] = Object.keys(commandGroups) as StateCommandType[];
+
+export const isNodeCommand = (c: StateCommand): c is NodeCommand => commandGroups[c.type] === 'node';
+export const isServiceCommand = (c: StateCommand): c is ServiceCommand => commandGroups[c.type] === 'service';
+export const isTaskCommand = (c: StateCommand): c is TaskCommand => commandGroups[c.type] === 'task';
 
 /** What applying a command did: `changed` is false for no-ops (a stale report, an unchanged field). */
 export type ApplyResult =

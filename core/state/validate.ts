@@ -4,8 +4,7 @@
 // StateView, and returns the first problem as a StateError, or null when the command may apply.
 
 import { checkTimeUs, describe, isRecord, type Check } from './checks.ts';
-import { stateCommandTypes, type StateCommand } from './commands.ts';
-import { assertNever } from '../assert.ts';
+import { isNodeCommand, isServiceCommand, isTaskCommand, stateCommandTypes, type StateCommand } from './commands.ts';
 import { invalidArgument } from './errors.ts';
 import { validateNodeCommand } from './validate-nodes.ts';
 import { validateObjectCommand } from './validate-objects.ts';
@@ -20,41 +19,10 @@ export { validateServiceSpec } from './validate-spec.ts';
 export function validateCommand(state: StateView, command: StateCommand, bugs: StoreBugs = noStoreBugs): Check {
   const shape = checkEnvelope(command);
   if (shape !== null) return shape;
-  switch (command.type) {
-    case 'node-register':
-    case 'node-update':
-    case 'node-heartbeat':
-    case 'node-set-status':
-    case 'node-remove':
-      return validateNodeCommand(state, command);
-    case 'service-create':
-    case 'service-update':
-    case 'service-rollback':
-    case 'service-set-update-status':
-    case 'service-remove':
-      return validateServiceCommand(state, command);
-    case 'task-create':
-    case 'task-assign':
-    case 'task-set-pending-reason':
-    case 'task-set-desired':
-    case 'task-report':
-    case 'task-remove':
-      return validateTaskCommand(state, command, bugs);
-    case 'secret-create':
-    case 'secret-remove':
-    case 'volume-create':
-    case 'volume-set-node':
-    case 'volume-remove':
-    case 'ingress-create':
-    case 'ingress-update':
-    case 'ingress-remove':
-    case 'certificate-create':
-    case 'certificate-update':
-    case 'certificate-remove':
-      return validateObjectCommand(state, command);
-    default:
-      return assertNever(command, 'command');
-  }
+  if (isNodeCommand(command)) return validateNodeCommand(state, command);
+  if (isServiceCommand(command)) return validateServiceCommand(state, command);
+  if (isTaskCommand(command)) return validateTaskCommand(state, command, bugs);
+  return validateObjectCommand(state, command);
 }
 
 /** The command is an object of a known type with a valid `atUs` (commands arrive as JSON). */
