@@ -7,8 +7,9 @@ import { nodeId, type NodeId, type RaftBugs } from '../core/raft/index.ts';
 import { SimDisk } from './disk.ts';
 import { EventQueue } from './event-queue.ts';
 import { SimHost, type HostEnv } from './host.ts';
-import { calmDisk, calmNetwork, type FaultClassName, type FaultEvent, type FaultPlan } from './nemesis.ts';
+import { calmDisk, calmNetwork, type FaultClassName, type FaultPlan } from './nemesis.ts';
 import { Network } from './network.ts';
+import { FaultApplier } from './fault-apply.ts';
 import type { DiskRecord, SimObserver } from './protocol.ts';
 import { Rng } from './rng.ts';
 import { Workload } from './workload.ts';
@@ -51,8 +52,7 @@ export class Cluster {
   private readonly backlog: SimEvent[][];
   private readonly clientRng: Rng;
   private readonly processRng: Rng;
-  /** Which node each crash/pause event hit, so its restart/resume finds it. */
-  private readonly eventTarget = new Map<number, number>();
+  private readonly faults: FaultApplier;
   readonly admin: Admin;
   healedAtUs = -1;
   events = 0;
@@ -67,6 +67,30 @@ export class Cluster {
     this.drift = plan.drift.slice();
     this.fired.drift = this.drift.filter((d) => d !== 1).length;
     this.backlog = this.ids.map(() => []);
+    this.faults = new FaultApplier({
+      network: this.network,
+      ids: this.ids,
+      maxDown: plan.maxDown,
+      resolve: (target) => this.resolve(target),
+      isDown: (node) => !this.hosts[node]!.up || this.hosts[node]!.paused,
+      crash: (node) => this.crashHost(node),
+      pause: (node) => {
+        this.hosts[node]!.paused = true;
+        this.fired.pause++;
+      },
+      restart: (node) => this.restart(node),
+      resume: (node) => this.resume(node),
+      setDrift: (node, rate) => {
+        this.drift[node] = rate;
+        this.fired.drift++;
+      },
+      clockJump: (node, ticks) => {
+        const host = this.hosts[node]!;
+        if (!host.up || host.paused) return;
+        this.fired.clockJump++;
+        for (let i = 0; i < ticks; i++) host.tick();
+      },
+    });
     const env = this.hostEnv();
     this.ids.forEach((id, i) => {
       this.indexOf.set(id, i);
@@ -238,7 +262,7 @@ export class Cluster {
         this.workload.clients[e.client]!.wake(e.seq);
         return;
       case 'fault':
-        this.applyFault(e.index, this.options.plan.events[e.index]!);
+        this.faults.apply(e.index, this.options.plan.events[e.index]!);
         return;
       case 'heal':
         this.healAll();
@@ -270,64 +294,10 @@ export class Cluster {
     return target % this.hosts.length;
   }
 
-  private applyFault(index: number, f: FaultEvent): void {
-    switch (f.kind) {
-      case 'none':
-        return;
-      case 'partition':
-        this.network.partition(f.groups.map((g) => g.map((i) => this.ids[i]!)));
-        return;
-      case 'isolate': {
-        const node = this.resolve(f.target);
-        this.network.partition([[this.ids[node]!]]);
-        return;
-      }
-      case 'block-links':
-        for (const [from, to] of f.links) this.network.blockLink(this.ids[from]!, this.ids[to]!);
-        return;
-      case 'slow-links':
-        for (const [from, to] of f.links) this.network.slowLink(this.ids[from]!, this.ids[to]!, f.extraUs);
-        return;
-      case 'heal':
-        this.network.heal();
-        return;
-      case 'crash':
-      case 'pause': {
-        const node = this.resolve(f.target);
-        const host = this.hosts[node]!;
-        if (!host.up || host.paused || this.downCount() >= this.options.plan.maxDown) return;
-        this.eventTarget.set(index, node);
-        if (f.kind === 'crash') {
-          host.crash();
-          this.backlog[node] = [];
-          this.fired.crash++;
-        } else {
-          host.paused = true;
-          this.fired.pause++;
-        }
-        return;
-      }
-      case 'restart':
-      case 'resume': {
-        const node = this.eventTarget.get(f.of);
-        if (node === undefined) return;
-        this.eventTarget.delete(f.of);
-        if (f.kind === 'restart') this.restart(node);
-        else this.resume(node);
-        return;
-      }
-      case 'drift':
-        this.drift[f.node] = f.rate;
-        this.fired.drift++;
-        return;
-      case 'clock-jump': {
-        const host = this.hosts[f.node]!;
-        if (!host.up || host.paused) return;
-        this.fired.clockJump++;
-        for (let i = 0; i < f.ticks; i++) host.tick();
-        return;
-      }
-    }
+  private crashHost(node: number): void {
+    this.hosts[node]!.crash();
+    this.backlog[node] = [];
+    this.fired.crash++;
   }
 
   /** kill -9 right after a sync completed and its messages left: the moment state just changed. */
@@ -335,9 +305,7 @@ export class Cluster {
     const host = this.hosts[node]!;
     if (this.healedAtUs >= 0 || !host.up || this.downCount() >= this.options.plan.maxDown) return;
     if (!this.processRng.chance(this.options.plan.crashAfterSyncRate)) return;
-    host.crash();
-    this.backlog[node] = [];
-    this.fired.crash++;
+    this.crashHost(node);
     this.queue.schedule(this.queue.nowUs + this.options.plan.crashAfterSyncRestartUs, { type: 'restart', node });
   }
 
@@ -374,7 +342,7 @@ export class Cluster {
       if (!h.up) this.restart(i);
       else if (h.paused) this.resume(i);
     });
-    this.eventTarget.clear();
+    this.faults.forgetTargets();
   }
 
   /** How often each fault class actually fired. */

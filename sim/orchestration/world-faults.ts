@@ -7,7 +7,7 @@
 // is bounded (messages beyond it are dropped, as a full socket buffer would); a restart or resume
 // acts only on the machine its crash or pause hit.
 
-import type { FaultEvent } from '../nemesis.ts';
+import { FaultApplier } from '../fault-apply.ts';
 import { calmDisk, calmNetwork } from '../nemesis.ts';
 import type { Rng } from '../rng.ts';
 import { calmRuntime } from '../runtime.ts';
@@ -34,13 +34,35 @@ export class Nemesis {
   /** Tick-rate multiplier per machine (1 = true time). */
   readonly drift: number[];
   private readonly backlog: WorldEvent[][];
-  /** Which machine each crash/pause event hit, so its restart/resume finds it. */
-  private readonly eventTarget = new Map<number, number>();
+  private readonly faults: FaultApplier;
 
   constructor(private readonly world: OrchestrationWorld, private readonly rng: Rng) {
     this.drift = world.plan.machines.drift.slice();
     this.fired.drift = this.drift.filter((d) => d !== 1).length;
     this.backlog = world.ids.map(() => []);
+    this.faults = new FaultApplier({
+      network: world.network,
+      ids: world.ids,
+      maxDown: world.plan.machines.maxDown,
+      resolve: (target) => this.resolve(target),
+      isDown: (machine) => this.isDown(machine),
+      crash: (machine) => this.crash(machine),
+      pause: (machine) => this.pause(machine),
+      restart: (machine) => this.restart(machine),
+      resume: (machine) => this.resume(machine),
+      setDrift: (machine, rate) => {
+        this.drift[machine] = rate;
+        this.fired.drift++;
+      },
+      clockJump: (machine, ticks) => {
+        // A worker's clock only spaces its heartbeats; a jump matters to a manager's Raft ticks.
+        if (machine >= managerCount) return;
+        const host = this.world.managers[machine]!;
+        if (!host.up || host.paused) return;
+        this.fired.clockJump++;
+        for (let i = 0; i < ticks; i++) host.tick();
+      },
+    });
   }
 
   private get machines(): number {
@@ -70,60 +92,9 @@ export class Nemesis {
     return target % this.machines;
   }
 
+  /** The next event of the plan. */
   apply(index: number): void {
-    const f: FaultEvent = this.world.plan.machines.events[index]!;
-    const ids = this.world.ids;
-    const network = this.world.network;
-    switch (f.kind) {
-      case 'none':
-        return;
-      case 'partition':
-        network.partition(f.groups.map((g) => g.map((i) => ids[i]!)));
-        return;
-      case 'isolate':
-        network.partition([[ids[this.resolve(f.target)]!]]);
-        return;
-      case 'block-links':
-        for (const [from, to] of f.links) network.blockLink(ids[from]!, ids[to]!);
-        return;
-      case 'slow-links':
-        for (const [from, to] of f.links) network.slowLink(ids[from]!, ids[to]!, f.extraUs);
-        return;
-      case 'heal':
-        network.heal();
-        return;
-      case 'crash':
-      case 'pause': {
-        const machine = this.resolve(f.target);
-        if (this.isDown(machine) || this.downCount() >= this.world.plan.machines.maxDown) return;
-        this.eventTarget.set(index, machine);
-        if (f.kind === 'crash') this.crash(machine);
-        else this.pause(machine);
-        return;
-      }
-      case 'restart':
-      case 'resume': {
-        const machine = this.eventTarget.get(f.of);
-        if (machine === undefined) return;
-        this.eventTarget.delete(f.of);
-        if (f.kind === 'restart') this.restart(machine);
-        else this.resume(machine);
-        return;
-      }
-      case 'drift':
-        this.drift[f.node] = f.rate;
-        this.fired.drift++;
-        return;
-      case 'clock-jump': {
-        // A worker's clock only spaces its heartbeats; a jump matters to a manager's Raft ticks.
-        if (f.node >= managerCount) return;
-        const host = this.world.managers[f.node]!;
-        if (!host.up || host.paused) return;
-        this.fired.clockJump++;
-        for (let i = 0; i < f.ticks; i++) host.tick();
-        return;
-      }
-    }
+    this.faults.apply(index, this.world.plan.machines.events[index]!);
   }
 
   private crash(machine: number): void {
@@ -225,7 +196,7 @@ export class Nemesis {
       this.restart(i);
       this.resume(i);
     }
-    this.eventTarget.clear();
+    this.faults.forgetTargets();
   }
 
   faultsFired(): Record<string, number> {
