@@ -1,45 +1,15 @@
-// The simulated server's Ready loop, driven by a hand-built world much smaller than Cluster: an
-// event queue of ticks, deliveries (fixed latency, an optional drop filter) and disk syncs, with
-// every sent message, client reply and observer call recorded with its virtual time.
+// The simulated server's Ready loop, driven by the hand-built test world of ./testing.ts (ticks,
+// deliveries with an optional drop filter, disk syncs), with every sent message, client reply and
+// observer call recorded with its virtual time.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nodeId, noBugs, type Entry, type HardState, type Message, type NodeId } from '../core/raft/index.ts';
-import { SimDisk, type DiskConfig, type SyncToken } from './disk.ts';
-import { EventQueue } from './event-queue.ts';
-import { SimHost, type HostConfig, type HostEnv } from './host.ts';
-import { calmDisk } from './nemesis.ts';
-import type { ClientReply, ClientRequest, DiskRecord, DurableView, SimObserver } from './protocol.ts';
-import { Rng } from './rng.ts';
+import type { Entry } from '../core/raft/index.ts';
+import { SimHost, type HostConfig } from './host.ts';
+import type { ClientReply, ClientRequest } from './protocol.ts';
+import { baseShellConfig, quietDisk, ShellTestWorld, tickUs } from './testing.ts';
 
-const tickUs = 100_000;
-const messageLatencyUs = 1_000;
-const quietDisk: DiskConfig = { ...calmDisk, syncLatencyMinUs: 500, syncLatencyMeanUs: 0 };
-
-const baseConfig: HostConfig = {
-  electionTicks: 10,
-  maxMsgBytes: 65_536,
-  maxInflightMsgs: 64,
-  snapshotChunkBytes: 65_536,
-  snapshotEveryEntries: 10_000,
-  keepEntriesAfterSnapshot: 5,
-  preVote: false,
-  checkQuorum: false,
-  raftBugs: noBugs,
-  ackBeforeSync: false,
-  readBeforeApply: false,
-};
-
-type WorldEvent =
-  | { readonly type: 'tick'; readonly node: number; readonly epoch: number }
-  | { readonly type: 'deliver'; readonly to: number; readonly message: Message }
-  | { readonly type: 'sync'; readonly node: number; readonly token: SyncToken };
-
-interface Sent {
-  readonly atUs: number;
-  readonly message: Message;
-  readonly durable: { readonly hardState: HardState; readonly lastIndex: number };
-}
+const baseConfig: HostConfig = { ...baseShellConfig, readBeforeApply: false };
 
 interface Replied {
   readonly atUs: number;
@@ -51,100 +21,26 @@ interface Replied {
   readonly diskUnsynced: number;
 }
 
-class RecordingObserver implements SimObserver {
-  readonly calls: { readonly kind: string; readonly node: NodeId; readonly atUs: number; readonly detail: unknown }[] = [];
-  readonly sends: Sent[] = [];
-
-  onSoftState(node: NodeId, role: string, term: number, nowUs: number): void {
-    this.calls.push({ kind: 'soft', node, atUs: nowUs, detail: { role, term } });
-  }
-  onApply(node: NodeId, entry: Entry, nowUs: number): void {
-    this.calls.push({ kind: 'apply', node, atUs: nowUs, detail: entry });
-  }
-  onSnapshotApplied(node: NodeId, index: number, term: number, nowUs: number): void {
-    this.calls.push({ kind: 'snapshot', node, atUs: nowUs, detail: { index, term } });
-  }
-  onHardStateSynced(node: NodeId, hardState: HardState, nowUs: number): void {
-    this.calls.push({ kind: 'synced', node, atUs: nowUs, detail: hardState });
-  }
-  onRestart(node: NodeId, hardState: HardState, nowUs: number): void {
-    this.calls.push({ kind: 'restart', node, atUs: nowUs, detail: hardState });
-  }
-  onWriteAcked(node: NodeId, index: number, term: number, nowUs: number): void {
-    this.calls.push({ kind: 'acked', node, atUs: nowUs, detail: { index, term } });
-  }
-  onSend(node: NodeId, message: Message, durable: DurableView, nowUs: number): void {
-    this.sends.push({ atUs: nowUs, message, durable: { hardState: durable.hardState, lastIndex: durable.lastIndex } });
-  }
-  onLeaderCommit(node: NodeId, term: number, commit: number, _log: unknown, nowUs: number): void {
-    this.calls.push({ kind: 'commit', node, atUs: nowUs, detail: { term, commit } });
-  }
-}
-
-class World {
-  readonly queue = new EventQueue<WorldEvent>(100_000);
-  readonly hosts: SimHost[] = [];
-  readonly observer = new RecordingObserver();
-  readonly sent: { readonly atUs: number; readonly message: Message }[] = [];
+class World extends ShellTestWorld<SimHost> {
   readonly replies: Replied[] = [];
-  /** Completion time of every sync event delivered, per node. */
-  readonly syncTimes: number[][] = [];
-  readonly syncsScheduled: { readonly node: number; readonly token: SyncToken }[] = [];
-  drop: (message: Message) => boolean = () => false;
   private nextRequestId = 1;
 
   constructor(size: number, config: Partial<HostConfig> = {}, seed = 'host') {
-    const rng = new Rng(seed);
-    const ids = Array.from({ length: size }, (_, i) => nodeId(`n${i + 1}`));
-    ids.forEach((id, i) => {
-      const disk = new SimDisk<DiskRecord>(rng.child(`disk/${id}`), quietDisk);
-      this.hosts.push(new SimHost(id, disk, rng.child(`host/${id}`), { ...baseConfig, ...config }, this.env(i)));
-      this.syncTimes.push([]);
+    super();
+    this.addServers(size, 'n', seed, (id, disk, rng, env, node) => new SimHost(id, disk, rng, { ...baseConfig, ...config }, { ...env, reply: (client, reply) => this.recordReply(node, client, reply) }));
+  }
+
+  private recordReply(node: number, client: number, reply: ClientReply): void {
+    const host = this.hosts[node]!;
+    this.replies.push({
+      atUs: this.queue.nowUs,
+      node,
+      client,
+      reply,
+      appliedTo: host.appliedTo(),
+      storageLastIndex: host.storage.lastIndex(),
+      diskUnsynced: host.disk.size - host.disk.durableCount,
     });
-    for (const host of this.hosts) host.bootstrap({ voters: ids, learners: [] });
-  }
-
-  private env(node: number): HostEnv {
-    return {
-      nowUs: () => this.queue.nowUs,
-      send: (message) => {
-        this.sent.push({ atUs: this.queue.nowUs, message });
-        if (this.drop(message)) return;
-        const to = this.hosts.findIndex((h) => h.id === message.to);
-        this.queue.schedule(this.queue.nowUs + messageLatencyUs, { type: 'deliver', to, message });
-      },
-      reply: (client, reply) => {
-        const host = this.hosts[node]!;
-        this.replies.push({
-          atUs: this.queue.nowUs,
-          node,
-          client,
-          reply,
-          appliedTo: host.appliedTo(),
-          storageLastIndex: host.storage.lastIndex(),
-          diskUnsynced: host.disk.size - host.disk.durableCount,
-        });
-      },
-      scheduleSync: (_host, token) => {
-        this.syncsScheduled.push({ node, token });
-        this.queue.schedule(token.doneAtUs, { type: 'sync', node, token });
-      },
-      observer: this.observer,
-    };
-  }
-
-  startTicks(): void {
-    this.hosts.forEach((_, i) => this.scheduleTick(i));
-  }
-
-  private scheduleTick(node: number): void {
-    this.queue.schedule(this.queue.nowUs + tickUs, { type: 'tick', node, epoch: this.hosts[node]!.epoch });
-  }
-
-  /** The process comes back from its disk and its clock starts ticking again. */
-  restart(node: number): void {
-    this.hosts[node]!.start();
-    this.scheduleTick(node);
   }
 
   request(node: number, op: Omit<ClientRequest, 'id' | 'client' | 'deadlineUs'>): ClientRequest {
@@ -159,44 +55,6 @@ class World {
 
   replyTo(request: ClientRequest): Replied | undefined {
     return this.replies.find((r) => r.reply.id === request.id);
-  }
-
-  private dispatch(e: WorldEvent): void {
-    switch (e.type) {
-      case 'tick': {
-        const host = this.hosts[e.node]!;
-        if (!host.up || host.epoch !== e.epoch) return;
-        this.scheduleTick(e.node);
-        host.tick();
-        return;
-      }
-      case 'deliver':
-        if (this.hosts[e.to]!.up) this.hosts[e.to]!.receive(e.message);
-        return;
-      case 'sync':
-        // Delivered even when stale (from an earlier life): the host itself must ignore it.
-        this.syncTimes[e.node]!.push(this.queue.nowUs);
-        this.hosts[e.node]!.syncDone(e.token);
-        return;
-    }
-  }
-
-  runUntil(atUs: number): void {
-    while (this.queue.peekTimeUs() <= atUs) this.dispatch(this.queue.pop()!);
-    this.queue.advanceTo(atUs);
-  }
-
-  runFor(durationUs: number): void {
-    this.runUntil(this.queue.nowUs + durationUs);
-  }
-
-  /** Run event by event until `done` holds; fails the test if it does not within `limitUs`. */
-  runUntilTrue(done: () => boolean, limitUs: number, what: string): void {
-    const deadline = this.queue.nowUs + limitUs;
-    while (!done()) {
-      assert.ok(this.queue.peekTimeUs() <= deadline, `${what}: not reached within ${limitUs} us`);
-      this.dispatch(this.queue.pop()!);
-    }
   }
 
   leader(): number {

@@ -1,150 +1,37 @@
-// Three simulated managers whose Raft state machine is the cluster store, in a hand-built world like
-// host.test.ts's: an event queue of ticks, deliveries (fixed latency, an optional drop filter), disk
-// syncs and worker heartbeats fed to the managers, with a recording observer.
+// Three simulated managers whose Raft state machine is the cluster store, in the hand-built test
+// world of ../testing.ts (ticks, deliveries with an optional drop filter, disk syncs, a recording
+// observer), plus worker heartbeats fed to the managers.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nodeId, noBugs, type Entry, type HardState, type Message, type NodeId } from '../../core/raft/index.ts';
+import { nodeId, type NodeId } from '../../core/raft/index.ts';
 import { isTerminal, snapshot, type ServiceId, type StateCommand, type Task } from '../../core/state/index.ts';
 import { spec } from '../../core/state/testing.ts';
-import { SimDisk, type DiskConfig, type SyncToken } from '../disk.ts';
-import { EventQueue } from '../event-queue.ts';
-import { calmDisk } from '../nemesis.ts';
-import type { DiskRecord, SimObserver } from '../protocol.ts';
 import type { ShellConfig } from '../raft-shell.ts';
-import { Rng } from '../rng.ts';
+import { baseShellConfig, ShellTestWorld } from '../testing.ts';
 import { defaultManagerConfig, ManagerHost, type ProposeOutcome } from './manager.ts';
 
-const tickUs = 100_000;
 const heartbeatEveryUs = 500_000;
-const messageLatencyUs = 1_000;
-const quietDisk: DiskConfig = { ...calmDisk, syncLatencyMinUs: 500, syncLatencyMeanUs: 0 };
+const baseConfig: ShellConfig = { ...baseShellConfig, keepEntriesAfterSnapshot: 2 };
 
-const baseConfig: ShellConfig = {
-  electionTicks: 10,
-  maxMsgBytes: 65_536,
-  maxInflightMsgs: 64,
-  snapshotChunkBytes: 65_536,
-  snapshotEveryEntries: 10_000,
-  keepEntriesAfterSnapshot: 2,
-  preVote: false,
-  checkQuorum: false,
-  raftBugs: noBugs,
-  ackBeforeSync: false,
-};
-
-type WorldEvent =
-  | { readonly type: 'tick'; readonly node: number; readonly epoch: number }
-  | { readonly type: 'deliver'; readonly to: number; readonly message: Message }
-  | { readonly type: 'sync'; readonly node: number; readonly token: SyncToken }
-  | { readonly type: 'heartbeat' };
-
-class RecordingObserver implements SimObserver {
-  readonly calls: { readonly kind: string; readonly node: NodeId; readonly atUs: number; readonly detail: unknown }[] = [];
-
-  onSoftState(node: NodeId, role: string, term: number, nowUs: number): void {
-    this.calls.push({ kind: 'soft', node, atUs: nowUs, detail: { role, term } });
-  }
-  onApply(node: NodeId, entry: Entry, nowUs: number): void {
-    this.calls.push({ kind: 'apply', node, atUs: nowUs, detail: { index: entry.index, term: entry.term } });
-  }
-  onSnapshotApplied(node: NodeId, index: number, term: number, nowUs: number): void {
-    this.calls.push({ kind: 'snapshot', node, atUs: nowUs, detail: { index, term } });
-  }
-  onHardStateSynced(node: NodeId, hardState: HardState, nowUs: number): void {
-    this.calls.push({ kind: 'synced', node, atUs: nowUs, detail: hardState });
-  }
-  onRestart(node: NodeId, hardState: HardState, nowUs: number): void {
-    this.calls.push({ kind: 'restart', node, atUs: nowUs, detail: hardState });
-  }
-  onWriteAcked(node: NodeId, index: number, term: number, nowUs: number): void {
-    this.calls.push({ kind: 'acked', node, atUs: nowUs, detail: { index, term } });
-  }
-  onSend(): void {}
-  onLeaderCommit(node: NodeId, term: number, commit: number, _log: unknown, nowUs: number): void {
-    this.calls.push({ kind: 'commit', node, atUs: nowUs, detail: { term, commit } });
-  }
-}
-
-class World {
-  readonly queue = new EventQueue<WorldEvent>(100_000);
-  readonly managers: ManagerHost[] = [];
-  readonly observer = new RecordingObserver();
+class World extends ShellTestWorld<ManagerHost, { readonly type: 'heartbeat' }> {
   /** Workers whose heartbeats reach every manager (only the leader keeps them). */
   readonly workers: NodeId[] = [];
-  drop: (message: Message) => boolean = () => false;
 
   constructor(config: Partial<ShellConfig> = {}, seed = 'managers') {
-    const rng = new Rng(seed);
-    const ids = [1, 2, 3].map((i) => nodeId(`m${i}`));
-    for (const id of ids) {
-      const disk = new SimDisk<DiskRecord>(rng.child(`disk/${id}`), quietDisk);
-      this.managers.push(new ManagerHost(id, disk, rng.child(`host/${id}`), { ...baseConfig, ...config }, this.env(), { ...defaultManagerConfig, reconcileEveryTicks: 2 }));
-    }
-    for (const m of this.managers) m.bootstrap({ voters: ids, learners: [] });
-    this.managers.forEach((_, i) => this.scheduleTick(i));
+    super();
+    this.addServers(3, 'm', seed, (id, disk, rng, env) => new ManagerHost(id, disk, rng, { ...baseConfig, ...config }, env, { ...defaultManagerConfig, reconcileEveryTicks: 2 }));
+    this.startTicks();
     this.queue.schedule(heartbeatEveryUs, { type: 'heartbeat' });
   }
 
-  private env() {
-    return {
-      nowUs: () => this.queue.nowUs,
-      send: (message: Message) => {
-        if (this.drop(message)) return;
-        const to = this.managers.findIndex((m) => m.id === message.to);
-        this.queue.schedule(this.queue.nowUs + messageLatencyUs, { type: 'deliver', to, message });
-      },
-      scheduleSync: (host: { id: NodeId }, token: SyncToken) => {
-        const node = this.managers.findIndex((m) => m.id === host.id);
-        this.queue.schedule(token.doneAtUs, { type: 'sync', node, token });
-      },
-      observer: this.observer,
-    };
+  get managers(): ManagerHost[] {
+    return this.hosts;
   }
 
-  private scheduleTick(node: number): void {
-    this.queue.schedule(this.queue.nowUs + tickUs, { type: 'tick', node, epoch: this.managers[node]!.epoch });
-  }
-
-  restart(node: number): void {
-    this.managers[node]!.start();
-    this.scheduleTick(node);
-  }
-
-  private dispatch(e: WorldEvent): void {
-    switch (e.type) {
-      case 'tick': {
-        const m = this.managers[e.node]!;
-        if (!m.up || m.epoch !== e.epoch) return;
-        this.scheduleTick(e.node);
-        m.tick();
-        return;
-      }
-      case 'deliver':
-        if (this.managers[e.to]!.up) this.managers[e.to]!.receive(e.message);
-        return;
-      case 'sync':
-        this.managers[e.node]!.syncDone(e.token);
-        return;
-      case 'heartbeat':
-        for (const worker of this.workers) for (const m of this.managers) m.recordHeartbeat(worker, this.queue.nowUs);
-        this.queue.schedule(this.queue.nowUs + heartbeatEveryUs, { type: 'heartbeat' });
-        return;
-    }
-  }
-
-  runFor(durationUs: number): void {
-    const until = this.queue.nowUs + durationUs;
-    while (this.queue.peekTimeUs() <= until) this.dispatch(this.queue.pop()!);
-    this.queue.advanceTo(until);
-  }
-
-  runUntilTrue(done: () => boolean, limitUs: number, what: string): void {
-    const deadline = this.queue.nowUs + limitUs;
-    while (!done()) {
-      assert.ok(this.queue.peekTimeUs() <= deadline, `${what}: not reached within ${limitUs} us`);
-      this.dispatch(this.queue.pop()!);
-    }
+  protected override dispatchOther(): void {
+    for (const worker of this.workers) for (const m of this.managers) m.recordHeartbeat(worker, this.queue.nowUs);
+    this.queue.schedule(this.queue.nowUs + heartbeatEveryUs, { type: 'heartbeat' });
   }
 
   leader(): ManagerHost | undefined {
