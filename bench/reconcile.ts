@@ -23,6 +23,7 @@ import type { NodeId } from '../core/state/types.ts';
 import { gibibytes, mebibytes } from '../core/scheduler/fixtures.ts';
 import type { BenchmarkArgs } from './cli.ts';
 import { integerParameters } from './parameters.ts';
+import { timings, type Timing } from './timing.ts';
 
 export interface ReconcileBenchParameters {
   readonly nodes: number;
@@ -184,16 +185,6 @@ function build(world: BenchWorld, parameters: ReconcileBenchParameters): number 
 
 const nodeId = (i: number): string => `node-${String(i).padStart(5, '0')}`;
 
-interface Timing {
-  readonly medianMs: number;
-  readonly minMs: number;
-  readonly maxMs: number;
-}
-
-function timings(samplesMs: readonly number[]): Timing {
-  const sorted = [...samplesMs].sort((a, b) => a - b);
-  return { medianMs: sorted[Math.floor((sorted.length - 1) / 2)]!, minMs: sorted[0]!, maxMs: sorted.at(-1)! };
-}
 
 function measureIdle(world: BenchWorld, parameters: ReconcileBenchParameters): Timing {
   const samplesMs: number[] = [];

@@ -15,6 +15,7 @@ import type { Decision } from '../core/scheduler/index.ts';
 import type { ClusterNode, Service } from '../core/state/types.ts';
 import type { BenchmarkArgs } from './cli.ts';
 import { integerParameters } from './parameters.ts';
+import { timings, type Timing } from './timing.ts';
 
 export interface SchedulerBenchParameters {
   readonly nodes: number;
@@ -88,16 +89,6 @@ function makeView(parameters: SchedulerBenchParameters, nodes: readonly ClusterN
   return new MemoryView({ nodes, tasks, volumes: [] });
 }
 
-interface Timing {
-  readonly medianMs: number;
-  readonly minMs: number;
-  readonly maxMs: number;
-}
-
-function timings(samplesMs: readonly number[]): Timing {
-  const sorted = [...samplesMs].sort((a, b) => a - b);
-  return { medianMs: sorted[Math.floor((sorted.length - 1) / 2)]!, minMs: sorted[0]!, maxMs: sorted.at(-1)! };
-}
 
 function measureBigBatch(parameters: SchedulerBenchParameters, nodes: readonly ClusterNode[]): Timing & { eligibleNodes: number; tasksPerZone: Record<string, number> } {
   const view = makeView(parameters, nodes);

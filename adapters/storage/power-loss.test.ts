@@ -10,6 +10,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { MemoryStorage, type Snapshot } from '../../core/raft/index.ts';
 import { MemoryFileSystem, openStorage, toMemoryStorage, type WalStorage } from './index.ts';
 import { conf, hardState, makeEntries, snapshotAt, viewOf, type LogView } from './testing.ts';
+import { testRandom } from '../../core/raft/harness.ts';
 
 interface Op {
   readonly run: (storage: WalStorage) => Promise<void>;
@@ -114,17 +115,6 @@ async function runWorkload(storage: WalStorage, acknowledged: boolean[]): Promis
   }
 }
 
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const options = { segmentSizeBytes: 2048 };
 
 test('after a power loss at any file-system call, recovery yields a prefix of the operations holding every acknowledged one', async () => {
@@ -142,7 +132,7 @@ test('after a power loss at any file-system call, recovery yields a prefix of th
       const stopped = disk.stopAt('any', stopAt);
       const life = async (): Promise<void> => runWorkload((await openStorage('/data', { ...options, fileSystem: disk.mount() })).storage, acknowledged);
       await Promise.race([stopped, life()]);
-      disk.crash(mulberry32(seed));
+      disk.crash(testRandom(seed));
       const ackedPrefix = acknowledged.indexOf(false) === -1 ? ops.length : acknowledged.indexOf(false);
       assert.ok(acknowledged.slice(ackedPrefix).every((ack) => !ack), 'acknowledgements come in order');
       const reopened = await openStorage('/data', { ...options, fileSystem: disk.mount() });

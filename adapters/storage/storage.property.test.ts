@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { MemoryStorage, type HardState } from '../../core/raft/index.ts';
 import { FaultyFileSystem, fault, MemoryFileSystem, openStorage, StorageError, toMemoryStorage, type Update, type WalStorage } from './index.ts';
 import { conf, makeEntries, viewOf } from './testing.ts';
+import { testRandom } from '../../core/raft/harness.ts';
 
 type OpKind = 'append' | 'hard-state' | 'install' | 'local-snapshot' | 'reopen' | 'crash' | 'disk-full' | 'fsync-error';
 interface OpSeed {
@@ -127,22 +128,11 @@ async function step(h: Harness, model: MemoryStorage, op: OpSeed): Promise<void>
   }
 }
 
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 test('random appends, truncations, snapshots, reopens, power losses and disk faults always recover the model', async () => {
   await fc.assert(
     fc.asyncProperty(fc.array(opSeed, { minLength: 1, maxLength: 40 }), fc.integer({ min: 300, max: 4096 }), fc.nat(), async (ops, segmentSizeBytes, seed) => {
       const model = new MemoryStorage();
-      const h = new Harness(segmentSizeBytes, mulberry32(seed));
+      const h = new Harness(segmentSizeBytes, testRandom(seed));
       await h.open(model);
       for (const op of ops) await step(h, model, op);
       await h.storage.close();

@@ -6,6 +6,7 @@ import { terminalTaskStates, type TaskId, type TaskState } from '../state/types.
 import { Agent } from './agent.ts';
 import { assignment, drive, FakeRuntime, httpCheck, testNode } from './fake-runtime.ts';
 import type { Assignment } from './types.ts';
+import { testRandom } from '../raft/harness.ts';
 
 // Four tasks with different troubles: one that restarts on any exit, one that never passes its
 // health check, one whose image pull keeps failing, one healthy but with few restart attempts.
@@ -51,17 +52,6 @@ function pick(pending: readonly RuntimeEvent[], index: number): number {
   return first;
 }
 
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /**
  * Runs the commands against an agent and the fake runtime, checking after every action that the
  * agent never creates a task's container twice without a remove or an exit in between, and never
@@ -73,7 +63,7 @@ function run(script: readonly Command[], seed: number): string[] {
   const trace: string[] = [];
   let now = 0;
   let connected = true;
-  const newAgent = (restarted: boolean): Agent => new Agent({ nodeId: testNode, random: seededRandom(seed), restarted, connected, maxReportsPending: 8 });
+  const newAgent = (restarted: boolean): Agent => new Agent({ nodeId: testNode, random: testRandom(seed), restarted, connected, maxReportsPending: 8 });
   let agent = newAgent(false);
   // What the managers hold: the last state reported, and shutdown once asked (never revoked).
   const observed = new Map<TaskId, TaskState>();
@@ -208,7 +198,7 @@ test('the same inputs and seed give the same actions and reports', () => {
 });
 
 test('a scripted drive reaches running for a healthy task and keeps the fake runtime consistent', () => {
-  const agent = new Agent({ nodeId: testNode, random: seededRandom(1) });
+  const agent = new Agent({ nodeId: testNode, random: testRandom(1) });
   const runtime = new FakeRuntime();
   agent.setAssignments([pool[0]], 0);
   drive(agent, runtime, 0);
