@@ -19,6 +19,8 @@ test('an orchestration seed reports every fault class, its convergence and its o
   assert.ok(a.operations.some((op) => op.actor === 'operator') && a.operations.some((op) => op.actor === 'load'));
   const times = a.operations.map((op) => op.time as number);
   assert.deepEqual(times, [...times].sort((x, y) => x - y), 'operations are in time order');
+  const d = a.faultDetail;
+  assert.equal(['ok', 'shed', 'refused', 'unknown', 'pending'].reduce((n, k) => n + (d[`load.${k}`] ?? 0), 0), d['load.sent'], 'every load request is counted once by its outcome');
   assert.equal(a.replay, 'warren chaos replay --seed 5 --workload orchestration --faults all');
   const b = runSeed(opts({ seed: 5 }));
   assert.equal(b.traceHash, a.traceHash);

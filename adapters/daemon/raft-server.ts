@@ -8,7 +8,7 @@
 // failure stops the server (its state on disk is then only trusted after a restart's recovery).
 
 import { randomInt } from 'node:crypto';
-import { nodeId, noBugs, RaftNode, type ConfState, type Entry, type Message, type Ready, type Role } from '../../core/raft/index.ts';
+import { nodeId, noBugs, RaftNode, type Entry, type Message, type Ready, type Role } from '../../core/raft/index.ts';
 import { StorageError, toMemoryStorage, type Recovered, type WalStorage } from '../storage/index.ts';
 import type { MemoryStorage } from '../../core/raft/index.ts';
 
@@ -101,11 +101,6 @@ export class RaftServer {
       checkQuorum: true,
       bugs: noBugs,
     }, this.memory);
-  }
-
-  /** First start of a member of the initial configuration: its membership is made durable first. */
-  static async bootstrapStorage(storage: WalStorage, conf: ConfState): Promise<void> {
-    await storage.bootstrap(conf);
   }
 
   start(): void {

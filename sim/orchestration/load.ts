@@ -125,8 +125,8 @@ export class LoadClients {
   }
 
   counts(): Record<string, number> {
-    const out: Record<string, number> = { 'load.bursts': this.burstsFired, 'load.sent': this.records.length, 'load.ok': 0, 'load.shed': 0, 'load.refused': 0, 'load.unknown': 0 };
-    for (const r of this.records) if (r.outcome !== 'pending') out[`load.${r.outcome}`]!++;
+    const out: Record<string, number> = { 'load.bursts': this.burstsFired, 'load.sent': this.records.length, 'load.ok': 0, 'load.shed': 0, 'load.refused': 0, 'load.unknown': 0, 'load.pending': 0 };
+    for (const r of this.records) out[`load.${r.outcome}`]!++;
     return out;
   }
 }

@@ -92,21 +92,21 @@ export class ManagerHost extends RaftShell {
 
   /** Propose `command` (see Manager.propose), then run the Ready loop. */
   propose(command: StateCommand, onDone: ProposeCallback): void {
-    if (!this.up) {
-      onDone({ ok: false, error: `manager ${this.id} is down`, code: 'unavailable', leader: null });
-      return;
-    }
-    this.manager.propose(command, onDone);
-    this.afterStep();
+    this.whileUp(onDone, () => this.manager.propose(command, onDone));
   }
 
   /** A client's request (see Manager.proposeClient), then the Ready loop. */
   proposeClient(command: StateCommand, onDone: ProposeCallback): void {
+    this.whileUp(onDone, () => this.manager.proposeClient(command, onDone));
+  }
+
+  /** A down process answers nothing itself; here its caller learns at once that it is down. */
+  private whileUp(onDone: ProposeCallback, call: () => void): void {
     if (!this.up) {
       onDone({ ok: false, error: `manager ${this.id} is down`, code: 'unavailable', leader: null });
       return;
     }
-    this.manager.proposeClient(command, onDone);
+    call();
     this.afterStep();
   }
 
