@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultManagerConfig, type ProposeOutcome } from '../../core/manager/manager.ts';
+import { nodeId } from '../../core/raft/index.ts';
 import type { StateCommand } from '../../core/state/index.ts';
 import { spec } from '../../core/state/testing.ts';
 import type { ServiceId } from '../../core/state/types.ts';
@@ -43,25 +44,19 @@ function propose(via: ManagerProcess, command: StateCommand): Promise<ProposeOut
 const leader = () => [...managers.values()].find((m) => m.isLeader());
 
 test('a 3-manager cluster runs a service of processes on a worker and heals when the leader stops', { timeout: 60_000 }, async () => {
-  // Ports are chosen by the OS; the first start learns them, the restart below reuses them.
+  // Ports are chosen by the OS; once all three listen, each learns the others' addresses.
   const raftPorts = new Map<string, number>();
-  const reserve = async (): Promise<void> => {
-    for (const id of ids) {
-      const m = await ManagerProcess.start({
-        id, clusterId: 'test', dataDir: join(root, id), raftListen: '127.0.0.1:0', workerListen: '127.0.0.1:0', peers: {}, bootstrap: null, raft: raftOptions, manager: managerConfig,
-      });
-      raftPorts.set(id, m.ports().raft);
-      await m.stop();
-      rmSync(join(root, id), { recursive: true, force: true });
-    }
-  };
-  await reserve();
   const peersOf = (id: string) => Object.fromEntries(ids.filter((p) => p !== id).map((p) => [p, `127.0.0.1:${raftPorts.get(p)}`]));
   const startManager = (id: string, bootstrap: boolean) => ManagerProcess.start({
-    id, clusterId: 'test', dataDir: join(root, id), raftListen: `127.0.0.1:${raftPorts.get(id)}`, workerListen: '127.0.0.1:0',
-    peers: peersOf(id), bootstrap: bootstrap ? ids : null, raft: raftOptions, manager: managerConfig,
+    id, clusterId: 'test', dataDir: join(root, id), raftListen: `127.0.0.1:${raftPorts.get(id) ?? 0}`, workerListen: '127.0.0.1:0',
+    peers: raftPorts.size === ids.length ? peersOf(id) : {}, bootstrap: bootstrap ? ids : null, raft: raftOptions, manager: managerConfig,
   });
-  for (const id of ids) managers.set(id, await startManager(id, true));
+  for (const id of ids) {
+    const m = await startManager(id, true);
+    managers.set(id, m);
+    raftPorts.set(id, m.ports().raft);
+  }
+  for (const [id, m] of managers) m.transport.setPeers(new Map(Object.entries(peersOf(id)).map(([p, a]) => [nodeId(p), a])));
   await until('a leader', () => leader() !== undefined);
 
   worker = new WorkerProcess({
