@@ -5,9 +5,11 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ApiClient } from '../grpc/api-client.ts';
 import { main } from './main.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'warren-cli-daemon-'));
@@ -29,6 +31,8 @@ test('bad daemon options exit 2 naming the option and what is expected, starting
     [['cluster', 'init', '--id', 'm1', '--data-dir', join(root, 'x'), '--listen', 'nowhere'], /--listen.*expected HOST:PORT/],
     [['cluster', 'init', '--id', 'm1', '--data-dir', join(root, 'x'), '--peers', 'm2=10.0.0.2'], /--peers.*"m2=10.0.0.2" is not ID=HOST:PORT/],
     [['cluster', 'init', '--id', 'm1'], /--data-dir/],
+    [['cluster', 'init', '--id', 'm1', '--data-dir', join(root, 'x'), '--peers', 'm2=h:1'], /--peers needs --secret-key-file/],
+    [['cluster', 'init', '--id', 'm1', '--data-dir', join(root, 'x'), '--peers', 'm2=h:1', '--secret-key-file', join(root, 'nokey')], /--secret-key-file: .*nokey/],
     [['worker', 'start', '--id', 'w1', '--data-dir', join(root, 'w')], /--managers/],
     [['worker', 'start', '--id', 'w1', '--data-dir', join(root, 'w'), '--managers', 'm1=h:1', '--memory-mb', '0'], /--memory-mb.*positive integer/],
   ];
@@ -77,9 +81,11 @@ function start(args: string[]): Daemon {
   return d;
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+let readyCount = 0;
+
+async function until(what: string, check: () => boolean, timeoutMs = 20_000, sample?: () => Promise<void>): Promise<void> {
   const startMs = Date.now();
-  while (!check()) {
+  while ((await sample?.().catch(() => {}), !check())) {
     if (Date.now() - startMs > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -91,11 +97,27 @@ test('three managers started by warren cluster init elect a leader, survive kill
   const base = 17400 + (process.pid % 200) * 2;
   const ids = ['m1', 'm2', 'm3'];
   const raft = (i: number) => `127.0.0.1:${base + i * 10}`;
-  const workerAddr = (i: number) => `127.0.0.1:${base + i * 10 + 1}`;
-  const argsOf = (i: number) => ['--id', ids[i]!, '--data-dir', join(root, ids[i]!), '--listen', raft(i), '--worker-listen', workerAddr(i),
+  const metrics = (i: number) => `127.0.0.1:${base + i * 10 + 1}`;
+  const keyFile = join(root, 'cluster.key');
+  writeFileSync(keyFile, randomBytes(32).toString('hex'));
+  const argsOf = (i: number) => ['--id', ids[i]!, '--data-dir', join(root, ids[i]!), '--listen', raft(i), '--metrics-listen', metrics(i),
     '--peers', ids.map((id, j) => (j === i ? null : `${id}=${raft(j)}`)).filter(Boolean).join(',')];
-  const daemons = ids.map((_, i) => start(['cluster', 'init', ...argsOf(i)]));
+  const daemons = ids.map((_, i) => start(['cluster', 'init', ...argsOf(i), '--secret-key-file', keyFile]));
   await until('a leader', () => daemons.some((d) => lastRole(d)?.role === 'leader'));
+  // Every manager serves the client API on its one port (a follower answers reads itself) and its health port.
+  const client = new ApiClient({ addresses: [raft(0)] });
+  const info = await client.call('ClusterInfo', {});
+  client.close();
+  assert.deepEqual(info.managers.map((m) => m.apiAddress), ids.map((_, i) => raft(i)));
+  assert.ok(info.leader !== null && ids.includes(info.leader.id));
+  await until('every manager ready', () => readyCount === 3, 10_000, async () => {
+    readyCount = 0;
+    for (let i = 0; i < 3; i++) if ((await fetch(`http://${metrics(i)}/ready`)).status === 200) readyCount++;
+  });
+  const health = (await (await fetch(`http://${metrics(0)}/health`)).json()) as { status: string; components: Record<string, unknown> };
+  assert.equal(health.status, 'healthy');
+  assert.deepEqual(Object.keys(health.components).sort(), ['api', 'raft', 'storage', 'transport']);
+  assert.match(await (await fetch(`http://${metrics(0)}/metrics`)).text(), /warren_raft_term\{node_id="m1"\} \d+/);
   const leaderIndex = daemons.findIndex((d) => lastRole(d)?.role === 'leader');
   const oldTerm = lastRole(daemons[leaderIndex]!)!.term;
   daemons[leaderIndex]!.child.kill('SIGKILL');

@@ -7,9 +7,13 @@
 // what is expected); `manager start` never bootstraps, so a manager pointed at the wrong (empty)
 // directory refuses to start instead of founding a second cluster.
 
-import { existsSync, readdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ManagerProcess } from '../daemon/manager-process.ts';
+import { SECRET_KEY_BYTES } from '../grpc/api-secrets.ts';
+import { createLogging, ShutdownCoordinator, standardSteps, type DaemonLogging, type NodeRole } from '../observability/index.ts';
 import { defaultSessionConfig, WorkerProcess } from '../daemon/worker-process.ts';
 import type { CliIo } from './main.ts';
 
@@ -60,11 +64,14 @@ interface ManagerRaw {
   dataDir: string;
   clusterId: string;
   listen: string;
-  workerListen: string;
+  advertise?: string;
+  metricsListen?: string;
   peers?: Record<string, string>;
+  secretKeyFile?: string;
 }
 
 interface WorkerRaw {
+  metricsListen: string;
   id: string;
   dataDir: string;
   clusterId: string;
@@ -76,74 +83,143 @@ interface WorkerRaw {
   heartbeatMs: number;
 }
 
-function jsonLog(io: CliIo, node: string): (event: string, fields: Record<string, unknown>) => void {
-  return (event, fields) => io.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), node_id: node, event, ...fields })}\n`);
-}
-
 function managerOptions(command: Command): Command {
   return command
     .addOption(new Option('--id <ID>', 'this manager\'s node id').argParser(parseId).makeOptionMandatory())
-    .requiredOption('--data-dir <DIR>', 'where the write-ahead log and snapshots live')
+    .requiredOption('--data-dir <DIR>', 'where the write-ahead log, snapshots and the cluster key live')
     .option('--cluster-id <NAME>', 'the cluster\'s name; peers of another cluster are refused', 'warren')
-    .addOption(new Option('--listen <HOST:PORT>', 'address for Raft between managers').argParser(parseAddress).default('127.0.0.1:4240'))
-    .addOption(new Option('--worker-listen <HOST:PORT>', 'address for worker heartbeats').argParser(parseAddress).default('127.0.0.1:4241'))
+    .addOption(new Option('--listen <HOST:PORT>', 'address serving Raft, workers and the client API').argParser(parseAddress).default('127.0.0.1:4240'))
+    .addOption(new Option('--advertise <HOST:PORT>', 'address the others reach this manager at (default: --listen)').argParser(parseAddress))
+    .addOption(new Option('--metrics-listen <HOST:PORT>', '/live /ready /health /metrics (default: --listen\'s host, port + 5000)').argParser(parseAddress))
     .addOption(new Option('--peers <LIST>', 'the other managers: ID=HOST:PORT,... (their --listen)').argParser(parseMembers));
 }
 
-/** Runs until a signal; resolves to the exit code. */
-async function runUntilSignal(io: CliIo, started: Promise<{ stop(): Promise<void> | void }>, name: string): Promise<number> {
-  let daemon: { stop(): Promise<void> | void };
+/** The metrics address: given, or the listen host with the port + 5000 (4240 → 9240). */
+function metricsAddress(listen: string, given: string | undefined): string {
+  if (given !== undefined) return given;
+  const at = listen.lastIndexOf(':');
+  const port = Number(listen.slice(at + 1));
+  return `${listen.slice(0, at)}:${port === 0 ? 0 : (port + 5000) % 65536}`;
+}
+
+/** The cluster key in a manager's data directory. */
+const KEY_FILE = 'cluster.key';
+
+/** A 32-byte key from a file: the raw bytes, or 64 hex digits, or base64 (surrounding whitespace ignored). */
+function readKey(path: string): Buffer {
+  const raw = readFileSync(path);
+  if (raw.length === SECRET_KEY_BYTES) return raw;
+  const text = raw.toString('utf8').trim();
+  if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, 'hex');
+  const decoded = Buffer.from(text, 'base64');
+  if (/^[A-Za-z0-9+/]+={0,2}$/.test(text) && decoded.length === SECRET_KEY_BYTES) return decoded;
+  throw new Error(`${path} does not hold a ${SECRET_KEY_BYTES}-byte key (raw, 64 hex digits or base64); make one with: head -c 32 /dev/urandom > ${path}`);
+}
+
+function writeKey(dataDir: string, key: Buffer): void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const file = join(dataDir, KEY_FILE);
+  writeFileSync(`${file}.tmp`, key.toString('hex') + '\n', { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
+}
+
+/** Whether `dir` holds a manager's state (anything but a key left by an init that failed to start). */
+function hasManagerState(dir: string): boolean {
+  return existsSync(dir) && readdirSync(dir).some((name) => name !== KEY_FILE && name !== `${KEY_FILE}.tmp`);
+}
+
+function daemonLogging(io: CliIo, nodeId: string, role: NodeRole): DaemonLogging {
+  const destination = io.stdout === process.stdout ? 1 : { write: (line: string) => io.stdout.write(line) };
+  return createLogging({ nodeId, role, destination });
+}
+
+/** The daemon's steps when it stops: stop taking requests, hand leadership over, close the disk, flush. */
+interface Stoppable {
+  stopAccepting?(reason: string): Promise<void>;
+  isLeader?(): boolean;
+  transferLeadership?(signal: AbortSignal): Promise<void>;
+  stop(): Promise<void> | void;
+}
+
+/** Runs until SIGTERM or SIGINT and a graceful shutdown; resolves to the exit code. */
+async function runUntilSignal(io: CliIo, logging: DaemonLogging, started: Promise<Stoppable>, name: string): Promise<number> {
+  let daemon: Stoppable;
   try {
     daemon = await started;
   } catch (error) {
+    logging.logger.error({ event: 'start-failed', error: (error as Error).message }, `${name} failed to start`);
+    logging.flushSync();
     io.stderr.write(`warren: ${name} failed to start: ${(error as Error).message}\n`);
     return 1;
   }
   return new Promise((resolve) => {
-    const stop = (signal: string) => {
-      process.off('SIGTERM', onTerm);
-      process.off('SIGINT', onInt);
-      io.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), event: 'stopping', signal })}\n`);
-      Promise.resolve(daemon.stop()).then(() => resolve(0), (error: Error) => {
-        io.stderr.write(`warren: ${name} did not stop cleanly: ${error.message}\n`);
-        resolve(1);
-      });
-    };
-    const onTerm = () => stop('SIGTERM');
-    const onInt = () => stop('SIGINT');
-    process.on('SIGTERM', onTerm);
-    process.on('SIGINT', onInt);
+    const coordinator = new ShutdownCoordinator({
+      logger: logging.logger,
+      exit: (code) => {
+        stopListening();
+        resolve(code);
+      },
+      beforeExit: (result) => {
+        logging.logger.info({ event: 'stopped', reason: result.reason, steps: result.steps, exitCode: result.exitCode }, `${name} stopped`);
+        logging.flushSync();
+      },
+    });
+    for (const step of standardSteps({
+      stopAccepting: () => daemon.stopAccepting?.('shutting down'),
+      isLeader: () => daemon.isLeader?.() ?? false,
+      transferLeadership: (signal) => daemon.transferLeadership?.(signal),
+      closeStorage: () => daemon.stop(),
+      flushLogs: () => logging.flushSync(),
+      timeoutsMs: { stopAccepting: 5_000, transferLeadership: 3_000, closeStorage: 10_000 },
+    })) coordinator.register(step);
+    const stopListening = coordinator.listen(process);
   });
+}
+
+function startManager(io: CliIo, raw: ManagerRaw, bootstrap: string[] | null, key: Buffer): Promise<number> {
+  const logging = daemonLogging(io, raw.id, 'manager');
+  return runUntilSignal(io, logging, ManagerProcess.start({
+    id: raw.id, clusterId: raw.clusterId, dataDir: raw.dataDir, listen: raw.listen, advertise: raw.advertise,
+    metricsListen: metricsAddress(raw.listen, raw.metricsListen), peers: raw.peers ?? {}, bootstrap, secretKey: key, logger: logging.logger,
+  }), `manager ${raw.id}`);
+}
+
+function usage(io: CliIo, setExit: (code: Promise<number>) => void, message: string): void {
+  io.stderr.write(`warren: ${message}\n`);
+  setExit(Promise.resolve(2));
 }
 
 export function addDaemonCommands(program: Command, io: CliIo, setExit: (code: Promise<number>) => void): void {
   const cluster = program.command('cluster').description('start a new cluster');
   managerOptions(cluster.command('init').description('first start of a manager of a new cluster: it and --peers are the initial members'))
+    .option('--secret-key-file <FILE>', 'the cluster key sealing secrets (32 bytes, hex or base64); required with --peers, the same file for every initial manager')
     .action((raw: ManagerRaw) => {
-      if (existsSync(raw.dataDir) && readdirSync(raw.dataDir).length > 0) {
-        io.stderr.write(`warren: --data-dir ${raw.dataDir} is not empty: this manager has started before; use warren manager start\n`);
-        setExit(Promise.resolve(2));
-        return;
+      if (hasManagerState(raw.dataDir)) return usage(io, setExit, `--data-dir ${raw.dataDir} is not empty: this manager has started before; use warren manager start`);
+      const peers = Object.keys(raw.peers ?? {});
+      if (peers.includes(raw.id)) return usage(io, setExit, `--peers names this manager (${raw.id}); list only the other managers`);
+      let key: Buffer;
+      try {
+        if (raw.secretKeyFile !== undefined) key = readKey(raw.secretKeyFile);
+        else if (peers.length > 0) return usage(io, setExit, '--peers needs --secret-key-file: every initial manager must seal secrets with the same key (make one with: head -c 32 /dev/urandom > cluster.key)');
+        else key = existsSync(join(raw.dataDir, KEY_FILE)) ? readKey(join(raw.dataDir, KEY_FILE)) : randomBytes(SECRET_KEY_BYTES);
+      } catch (error) {
+        return usage(io, setExit, `--secret-key-file: ${(error as Error).message}`);
       }
-      const voters = [raw.id, ...Object.keys(raw.peers ?? {})];
-      setExit(runUntilSignal(io, ManagerProcess.start({
-        id: raw.id, clusterId: raw.clusterId, dataDir: raw.dataDir, raftListen: raw.listen, workerListen: raw.workerListen,
-        peers: raw.peers ?? {}, bootstrap: voters, log: jsonLog(io, raw.id),
-      }), `manager ${raw.id}`));
+      writeKey(raw.dataDir, key);
+      setExit(startManager(io, raw, [raw.id, ...peers], key));
     });
 
   const manager = program.command('manager').description('run a manager');
   managerOptions(manager.command('start').description('start a manager on the data directory of an earlier start (never founds a cluster)'))
     .action((raw: ManagerRaw) => {
-      if (!existsSync(raw.dataDir) || readdirSync(raw.dataDir).length === 0) {
-        io.stderr.write(`warren: --data-dir ${raw.dataDir} holds no manager state; start a new cluster with warren cluster init\n`);
-        setExit(Promise.resolve(2));
-        return;
+      if (!hasManagerState(raw.dataDir)) return usage(io, setExit, `--data-dir ${raw.dataDir} holds no manager state; start a new cluster with warren cluster init`);
+      let key: Buffer;
+      try {
+        key = readKey(join(raw.dataDir, KEY_FILE));
+      } catch (error) {
+        return usage(io, setExit, `the cluster key in --data-dir ${raw.dataDir} cannot be read: ${(error as Error).message}`);
       }
-      setExit(runUntilSignal(io, ManagerProcess.start({
-        id: raw.id, clusterId: raw.clusterId, dataDir: raw.dataDir, raftListen: raw.listen, workerListen: raw.workerListen,
-        peers: raw.peers ?? {}, bootstrap: null, log: jsonLog(io, raw.id),
-      }), `manager ${raw.id}`));
+      setExit(startManager(io, raw, null, key));
     });
 
   const worker = program.command('worker').description('run a worker');
@@ -151,22 +227,25 @@ export function addDaemonCommands(program: Command, io: CliIo, setExit: (code: P
     .addOption(new Option('--id <ID>', 'this worker\'s node id').argParser(parseId).makeOptionMandatory())
     .requiredOption('--data-dir <DIR>', 'where task working directories, logs and records live')
     .option('--cluster-id <NAME>', 'the cluster\'s name', 'warren')
-    .addOption(new Option('--managers <LIST>', 'the managers\' worker addresses: ID=HOST:PORT,... (their --worker-listen)').argParser(parseMembers).makeOptionMandatory())
+    .addOption(new Option('--managers <LIST>', 'the managers: ID=HOST:PORT,... (their --listen)').argParser(parseMembers).makeOptionMandatory())
     .addOption(new Option('--cpu-millis <N>', 'CPU this worker offers, in thousandths of a core').argParser(positiveInt('CPU millis')).default(4000))
     .addOption(new Option('--memory-mb <N>', 'memory this worker offers, in MiB').argParser(positiveInt('MiB')).default(4096))
     .addOption(new Option('--label <KEY=VALUE>', 'a node label for placement constraints; repeatable').argParser(parseLabel))
     .option('--advertise <HOST>', 'the address tasks on this worker are reached at', '127.0.0.1')
+    .addOption(new Option('--metrics-listen <HOST:PORT>', '/live /ready /health /metrics').argParser(parseAddress).default('127.0.0.1:9250'))
     .addOption(new Option('--heartbeat-ms <N>', 'heartbeat period').argParser(positiveInt('milliseconds')).default(500))
     .action((raw: WorkerRaw) => {
+      const logging = daemonLogging(io, raw.id, 'worker');
       const started = (async () => {
         const w = new WorkerProcess({
           id: raw.id, clusterId: raw.clusterId, managers: raw.managers, stateDir: raw.dataDir, heartbeatMs: raw.heartbeatMs, session: defaultSessionConfig,
           registration: { name: raw.id, address: raw.advertise, resources: { cpuMillis: raw.cpuMillis, memoryBytes: raw.memoryMb * 1024 * 1024 }, labels: raw.label ?? {} },
-          log: jsonLog(io, raw.id),
+          metricsListen: raw.metricsListen,
+          logger: logging.logger,
         });
-        w.start();
+        await w.start();
         return w;
       })();
-      setExit(runUntilSignal(io, started, `worker ${raw.id}`));
+      setExit(runUntilSignal(io, logging, started, `worker ${raw.id}`));
     });
 }

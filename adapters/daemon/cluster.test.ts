@@ -5,11 +5,11 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultManagerConfig, type ProposeOutcome } from '../../core/manager/manager.ts';
-import { nodeId } from '../../core/raft/index.ts';
 import type { StateCommand } from '../../core/state/index.ts';
 import { spec } from '../../core/state/testing.ts';
 import type { ServiceId } from '../../core/state/types.ts';
@@ -20,7 +20,7 @@ const root = mkdtempSync(join(tmpdir(), 'warren-daemon-'));
 const managers = new Map<string, ManagerProcess>();
 let worker: WorkerProcess | null = null;
 after(async () => {
-  worker?.stop();
+  await worker?.stop();
   for (const m of managers.values()) await m.stop().catch(() => {});
   rmSync(root, { recursive: true, force: true });
 });
@@ -34,6 +34,7 @@ async function until(what: string, check: () => boolean, timeoutMs = 15_000): Pr
 }
 
 const ids = ['m1', 'm2', 'm3'];
+const secretKey = randomBytes(32);
 const raftOptions = { tickMs: 20, electionTicks: 10 };
 const managerConfig = { ...defaultManagerConfig, reconcileEveryTicks: 5 };
 
@@ -45,23 +46,23 @@ const leader = () => [...managers.values()].find((m) => m.isLeader());
 
 test('a 3-manager cluster runs a service of processes on a worker and heals when the leader stops', { timeout: 60_000 }, async () => {
   // Ports are chosen by the OS; once all three listen, each learns the others' addresses.
-  const raftPorts = new Map<string, number>();
-  const peersOf = (id: string) => Object.fromEntries(ids.filter((p) => p !== id).map((p) => [p, `127.0.0.1:${raftPorts.get(p)}`]));
+  const ports = new Map<string, number>();
+  const peersOf = (id: string) => Object.fromEntries(ids.filter((p) => p !== id).map((p) => [p, `127.0.0.1:${ports.get(p)}`]));
   const startManager = (id: string, bootstrap: boolean) => ManagerProcess.start({
-    id, clusterId: 'test', dataDir: join(root, id), raftListen: `127.0.0.1:${raftPorts.get(id) ?? 0}`, workerListen: '127.0.0.1:0',
-    peers: raftPorts.size === ids.length ? peersOf(id) : {}, bootstrap: bootstrap ? ids : null, raft: raftOptions, manager: managerConfig,
+    id, clusterId: 'test', dataDir: join(root, id), listen: `127.0.0.1:${ports.get(id) ?? 0}`, secretKey,
+    peers: ports.size === ids.length ? peersOf(id) : {}, bootstrap: bootstrap ? ids : null, raft: raftOptions, manager: managerConfig,
   });
   for (const id of ids) {
     const m = await startManager(id, true);
     managers.set(id, m);
-    raftPorts.set(id, m.ports().raft);
+    ports.set(id, m.ports().listen);
   }
-  for (const [id, m] of managers) m.transport.setPeers(new Map(Object.entries(peersOf(id)).map(([p, a]) => [nodeId(p), a])));
+  for (const [id, m] of managers) m.setPeers(peersOf(id));
   await until('a leader', () => leader() !== undefined);
 
   worker = new WorkerProcess({
     id: 'w1', clusterId: 'test', stateDir: join(root, 'w1'), heartbeatMs: 100, session: defaultSessionConfig,
-    managers: Object.fromEntries(ids.map((id) => [id, `127.0.0.1:${managers.get(id)!.ports().worker}`])),
+    managers: Object.fromEntries(ids.map((id) => [id, `127.0.0.1:${managers.get(id)!.ports().listen}`])),
     registration: { name: 'w1', address: '127.0.0.1', resources: { cpuMillis: 4000, memoryBytes: 4 * 1024 ** 3 }, labels: { zone: 'a' } },
   });
   worker.start();

@@ -1,19 +1,26 @@
 // A manager daemon's moving parts, assembled: the write-ahead log (adapters/storage), the Raft server
-// on it (./raft-server.ts), the Raft transport to the other managers (adapters/grpc), the manager's
-// control logic (core/manager: the cluster store, client proposals, the leader's reconcile passes)
-// and the worker endpoint serving heartbeats over gRPC. The same core code the simulator runs; only
-// the shell differs (wall-clock time, random ids, real disk and network).
-// Invariants: the storage is opened (and recovered) before anything listens; stop() closes listeners
-// first, then waits for the Ready in flight, then closes the storage, so nothing acknowledged is lost.
+// on it (./raft-server.ts), the manager's control logic (core/manager: the cluster store, client
+// proposals, the leader's reconcile passes), and one gRPC server on one port serving Raft between
+// managers, the worker protocol and the client API (adapters/grpc), plus the observability port
+// (/live /ready /health /metrics, adapters/observability). The same core code the simulator runs;
+// only the shell differs (wall-clock time, random ids, real disk and network).
+// Invariants: the storage is opened (and recovered) before anything listens; shutdown() stops taking
+// client requests first, hands leadership over when leading, then closes the listeners, waits for the
+// Ready in flight and closes the storage, so nothing acknowledged is lost.
 
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { defaultManagerConfig, Manager, type ManagerConfig, type ProposeCallback } from '../../core/manager/manager.ts';
 import { ManagerEndpoint, type EndpointHost } from '../../core/manager/endpoint.ts';
 import { nodeId, type NodeId, type RaftNode } from '../../core/raft/index.ts';
-import type { StateCommand } from '../../core/state/index.ts';
+import type { StateCommand, TaskState } from '../../core/state/index.ts';
+import { ApiServer, apiServerOptions, defaultApiServerLimits, type ApiManager } from '../grpc/api-server.ts';
+import type { AppliedCommand } from '../grpc/api-events.ts';
+import type { ManagerAddress } from '../grpc/api-types.ts';
+import { resolveOptions, serverOptions, silentLogger, type TransportLogger } from '../grpc/options.ts';
 import { RaftTransport } from '../grpc/raft-transport.ts';
 import { addWorkerService } from '../grpc/worker-service.ts';
+import { DaemonMetrics, HealthServer, ManagerReadiness, notReady, type RaftSample } from '../observability/index.ts';
 import { openStorage, type WalStorage } from '../storage/index.ts';
 import { defaultRaftServerOptions, RaftServer, type RaftServerOptions } from './raft-server.ts';
 
@@ -21,74 +28,131 @@ export interface ManagerProcessOptions {
   readonly id: string;
   readonly clusterId: string;
   readonly dataDir: string;
-  /** host:port for Raft between managers (port 0: the OS picks; see ports()). */
-  readonly raftListen: string;
-  /** host:port for worker heartbeats. */
-  readonly workerListen: string;
-  /** The other managers' Raft addresses, by id. */
+  /** host:port serving Raft, the worker protocol and the client API (port 0: the OS picks; see ports()). */
+  readonly listen: string;
+  /** host:port the other managers, workers and clients reach this one at. Default: listen, with the bound port. */
+  readonly advertise?: string;
+  /** The other managers' addresses (their advertised listen address), by id. */
   readonly peers: Readonly<Record<string, string>>;
   /** The initial voters when this node starts a new cluster with an empty data dir; null to join or restart. */
   readonly bootstrap: readonly string[] | null;
+  /** The cluster's 32-byte key: secret values are sealed under it. */
+  readonly secretKey: Buffer;
+  /** host:port of /live /ready /health /metrics; null for none (tests). */
+  readonly metricsListen?: string | null;
   readonly raft?: Partial<RaftServerOptions>;
   readonly manager?: ManagerConfig;
-  readonly log?: (event: string, fields: Record<string, unknown>) => void;
+  /** A pino logger fits; default silent. */
+  readonly logger?: TransportLogger;
 }
+
+/**
+ * The daemon's Raft timing: a 50 ms tick, heartbeats every tick and an election after 6 to 12 ticks
+ * without one (300 to 600 ms), so a dead leader is replaced well within a second on a LAN.
+ */
+export const daemonRaftOptions: RaftServerOptions = { ...defaultRaftServerOptions, tickMs: 50, electionTicks: 6, heartbeatTicks: 1 };
+
+/** The daemon's defaults: a real cluster takes thousands of client writes per second. */
+export const daemonManagerConfig: ManagerConfig = {
+  ...defaultManagerConfig,
+  reconcileEveryTicks: 2,
+  admission: { ratePerSecond: 20_000, burst: 4_000, maxInFlight: 2_048 },
+};
 
 const nowUs = (): number => Date.now() * 1000;
 
-export class ManagerProcess {
-  private constructor(
-    readonly id: string,
-    readonly manager: Manager,
-    readonly server: RaftServer,
-    readonly storage: WalStorage,
-    readonly transport: RaftTransport,
-    private readonly workerServer: grpc.Server,
-    private readonly boundPorts: { readonly raft: number; readonly worker: number },
-  ) {}
+function bind(server: grpc.Server, address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(new Error(`cannot listen on ${address}: ${err.message}`)) : resolve(port)));
+  });
+}
 
-  static async start(options: ManagerProcessOptions): Promise<ManagerProcess> {
-    const log = options.log ?? (() => {});
-    let opened = await openStorage(options.dataDir);
-    if (options.bootstrap !== null && opened.recovered.snapshot === null && opened.recovered.entries.length === 0) {
-      await opened.storage.bootstrap({ voters: options.bootstrap.map((v) => nodeId(v)), learners: [] });
-      await opened.storage.close();
-      opened = await openStorage(options.dataDir);
-    }
-    for (const repair of opened.recovered.repairs) log('storage-repaired', { repair });
+function hostOf(address: string): string {
+  return address.slice(0, address.lastIndexOf(':'));
+}
+
+export class ManagerProcess {
+  readonly manager: Manager;
+  readonly server: RaftServer;
+  readonly storage: WalStorage;
+  readonly transport: RaftTransport;
+  readonly api: ApiServer;
+  readonly metrics: DaemonMetrics;
+  private readonly grpcServer: grpc.Server;
+  private health: HealthServer | null = null;
+  private readonly addresses = new Map<NodeId, string>();
+  private readonly appliedListeners = new Set<(applied: AppliedCommand) => void>();
+  private readonly readiness = new ManagerReadiness();
+  private boundPorts = { listen: 0, metrics: 0 };
+  private draining: string | null = null;
+  private stopping: Promise<void> | null = null;
+  private readonly log: TransportLogger;
+
+  private constructor(readonly id: string, private readonly options: ManagerProcessOptions, storage: WalStorage, recovered: Awaited<ReturnType<typeof openStorage>>['recovered']) {
+    this.log = options.logger ?? silentLogger;
+    this.storage = storage;
+    const self = nodeId(id);
+    for (const [peer, address] of Object.entries(options.peers)) this.addresses.set(nodeId(peer), address);
+    this.metrics = new DaemonMetrics({ nodeId: id });
     let server: RaftServer | null = null;
-    const manager = new Manager(nodeId(options.id), () => server!.node, {
+    this.manager = new Manager(self, () => server!.node, {
       nowUs,
       appliedIndex: () => server?.appliedTo() ?? 0,
       idSource: () => () => randomBytes(6).toString('hex'),
-    }, options.manager ?? defaultManagerConfig);
-    const transport = new RaftTransport({
-      id: nodeId(options.id),
-      clusterId: options.clusterId,
-      listen: options.raftListen,
-      peers: new Map(Object.entries(options.peers).map(([id, address]) => [nodeId(id), address])),
+    }, options.manager ?? daemonManagerConfig);
+    this.manager.watch = {
+      applied: (_, index, command, result) => {
+        for (const listener of [...this.appliedListeners]) listener({ index, command, result });
+      },
+      reconciled: () => {},
+    };
+
+    const transportDefaults = resolveOptions({ id: self, clusterId: options.clusterId, listen: options.listen, peers: new Map() });
+    this.grpcServer = new grpc.Server({
+      ...serverOptions(transportDefaults),
+      'grpc.max_receive_message_length': Math.max(transportDefaults.maxFrameBytes, defaultApiServerLimits.maxRequestBytes),
+      'grpc.max_send_message_length': apiServerOptions()['grpc.max_send_message_length'],
     });
-    server = new RaftServer(options.id, opened.storage, opened.recovered, (messages) => transport.send(messages), {
+    this.transport = new RaftTransport({
+      id: self,
+      clusterId: options.clusterId,
+      listen: options.listen,
+      peers: new Map(this.addresses),
+      server: this.grpcServer,
+      logger: this.log,
+    });
+    const manager = this.manager;
+    server = new RaftServer(id, storage, recovered, (messages) => this.transport.send(messages), {
       restore: (data) => manager.restoreState(data),
       snapshot: () => manager.snapshotState(),
-      apply: (entry) => manager.apply(entry),
-      onTick: () => manager.tick(),
+      apply: (entry) => {
+        const startMs = performance.now();
+        manager.apply(entry);
+        this.metrics.observeApplyLatency((performance.now() - startMs) / 1000);
+      },
+      onTick: () => {
+        const startMs = performance.now();
+        manager.tick();
+        if (manager.isLeader()) this.metrics.observeSchedulerPass((performance.now() - startMs) / 1000);
+      },
       onRoleChange: (role) => {
         manager.observeLeadership();
-        log('role', { role, term: manager.term() });
+        this.log.info({ event: 'role', role, term: manager.term() }, `raft role ${role}`);
       },
       afterLoop: () => manager.deliverAnswers(),
-    }, { ...defaultRaftServerOptions, ...options.raft }, {
-      fatal: (error) => log('storage-failed', { error: error.message }),
-      diskFull: (full) => log(full ? 'disk-full' : 'disk-has-room', {}),
-      snapshotFailed: (error) => log('snapshot-failed', { error: error.message }),
+    }, { ...daemonRaftOptions, ...options.raft }, {
+      fatal: (error) => this.log.error({ event: 'storage-failed', error: error.message }, 'storage failed; writes refused until restart'),
+      diskFull: (full) => (full
+        ? this.log.error({ event: 'disk-full', dataDir: options.dataDir }, 'disk full: writes are held until space is freed; reads are still served')
+        : this.log.info({ event: 'disk-has-room', dataDir: options.dataDir }, 'disk has room again: writes resumed')),
+      snapshotFailed: (error) => this.log.warn({ event: 'snapshot-failed', error: error.message }, 'snapshot could not be saved'),
     });
+    this.server = server;
     const raftServer = server;
-    transport.onMessage((message) => raftServer.receive(message));
-    const raftPort = await transport.start();
+    this.transport.onMessage((message) => raftServer.receive(message));
 
     const host: EndpointHost = {
-      id: nodeId(options.id) as NodeId,
+      id: self,
       epoch: 0,
       get node(): RaftNode {
         return raftServer.node;
@@ -105,23 +169,83 @@ export class ManagerProcess {
       appliedTo: () => raftServer.appliedTo(),
     };
     const endpoint = new ManagerEndpoint(host);
-    const workerServer = new grpc.Server();
-    addWorkerService(workerServer, options.clusterId, (heartbeat) => endpoint.onHeartbeat(heartbeat, nowUs()));
-    const workerPort = await new Promise<number>((resolve, reject) => {
-      workerServer.bindAsync(options.workerListen, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+    addWorkerService(this.grpcServer, options.clusterId, (heartbeat) => endpoint.onHeartbeat(heartbeat, nowUs()));
+    this.api = new ApiServer({
+      manager: this.apiManager(),
+      listen: options.listen,
+      secretKey: options.secretKey,
+      server: this.grpcServer,
+      logger: this.log,
+      onRequest: (method, code, seconds) => this.metrics.observeApiRequest(method, code, seconds),
     });
-    raftServer.start();
-    log('started', { raftPort, workerPort, applied: raftServer.appliedTo() });
-    return new ManagerProcess(options.id, manager, raftServer, opened.storage, transport, workerServer, { raft: raftPort, worker: workerPort });
+    this.metrics.collectFrom({
+      raft: () => this.raftSample(),
+      tasks: () => {
+        const counts: Partial<Record<TaskState, number>> = {};
+        for (const task of manager.state.tasks()) counts[task.observedState] = (counts[task.observedState] ?? 0) + 1;
+        return counts;
+      },
+      storage: () => ({ metrics: storage.metrics(), state: storage.status().state }),
+      transport: () => this.transport.stats(),
+    });
   }
 
-  ports(): { readonly raft: number; readonly worker: number } {
+  static async start(options: ManagerProcessOptions): Promise<ManagerProcess> {
+    const log = options.logger ?? silentLogger;
+    let opened = await openStorage(options.dataDir);
+    if (options.bootstrap !== null && opened.recovered.snapshot === null && opened.recovered.entries.length === 0) {
+      await opened.storage.bootstrap({ voters: options.bootstrap.map((v) => nodeId(v)), learners: [] });
+      await opened.storage.close();
+      opened = await openStorage(options.dataDir);
+    }
+    for (const repair of opened.recovered.repairs) log.warn({ event: 'storage-repaired', repair }, 'storage repaired on recovery');
+    const daemon = new ManagerProcess(options.id, options, opened.storage, opened.recovered);
+    try {
+      await daemon.transport.start();
+      await daemon.api.start();
+      const port = await bind(daemon.grpcServer, options.listen);
+      daemon.boundPorts = { ...daemon.boundPorts, listen: port };
+      daemon.addresses.set(nodeId(options.id), options.advertise ?? `${hostOf(options.listen)}:${port}`);
+      if (options.metricsListen !== undefined && options.metricsListen !== null) {
+        daemon.health = daemon.healthServer(options.metricsListen);
+        daemon.boundPorts = { ...daemon.boundPorts, metrics: await daemon.health.start(Number(options.metricsListen.slice(options.metricsListen.lastIndexOf(':') + 1))) };
+      }
+    } catch (error) {
+      await daemon.stop();
+      throw error;
+    }
+    daemon.server.start();
+    log.info({ event: 'started', port: daemon.boundPorts.listen, metricsPort: daemon.boundPorts.metrics, applied: daemon.server.appliedTo() }, `manager ${options.id} started`);
+    return daemon;
+  }
+
+  /** The bound ports: `listen` (Raft, workers, API) and `metrics` (0 when not served). */
+  ports(): { readonly listen: number; readonly metrics: number } {
     return this.boundPorts;
+  }
+
+  /** This manager's address for peers, workers and clients. */
+  address(): string {
+    return this.addresses.get(nodeId(this.id))!;
+  }
+
+  /** Tells this manager where the other managers are (a membership change, or ports learnt late). */
+  setPeers(peers: Readonly<Record<string, string>>): void {
+    const self = nodeId(this.id);
+    const own = this.addresses.get(self);
+    this.addresses.clear();
+    if (own !== undefined) this.addresses.set(self, own);
+    for (const [peer, address] of Object.entries(peers)) if (peer !== this.id) this.addresses.set(nodeId(peer), address);
+    this.transport.setPeers(new Map([...this.addresses].filter(([peer]) => peer !== self)));
   }
 
   /** A client request through this manager (the API's path): answered once applied, or refused. */
   proposeClient(command: StateCommand, onDone: ProposeCallback): void {
-    this.manager.proposeClient(command, onDone);
+    const startMs = performance.now();
+    this.manager.proposeClient(command, (outcome) => {
+      if (outcome.ok) this.metrics.observeCommitLatency((performance.now() - startMs) / 1000);
+      onDone(outcome);
+    });
     this.server.pump();
   }
 
@@ -129,11 +253,112 @@ export class ManagerProcess {
     return this.manager.isLeader();
   }
 
-  /** Stop listening, finish the write in flight, close the disk. */
-  async stop(): Promise<void> {
-    await new Promise<void>((resolve) => this.workerServer.tryShutdown(() => resolve()));
-    await this.transport.close();
-    await this.server.stop();
-    await this.storage.close();
+  /** Stop taking client requests: /ready and /health say draining, the API stops answering. */
+  async stopAccepting(reason: string): Promise<void> {
+    this.draining = reason;
+    this.health?.markDraining(reason);
+    await this.api.close();
+  }
+
+  /**
+   * Hands leadership to the most up-to-date voter and waits until this manager no longer leads;
+   * resolves at once when it does not lead. Gives up (leaving this one the leader) when aborted.
+   */
+  async transferLeadership(signal: AbortSignal): Promise<void> {
+    while (this.isLeader() && !signal.aborted) {
+      const voters = this.server.node.status().conf.voters;
+      const target = this.server.node.progress()
+        .filter((p) => p.id !== this.id && voters.includes(p.id))
+        .sort((a, b) => b.match - a.match)[0];
+      if (target === undefined) throw new Error('no other voter to hand leadership to');
+      const result = this.server.operate((node) => node.transferLeadership(target.id));
+      if (!result.ok && result.code !== 'transfer-in-progress') throw new Error(`leadership transfer to ${target.id} refused: ${result.message}`);
+      this.log.info({ event: 'transfer-leadership', to: target.id }, `handing leadership to ${target.id}`);
+      const raft = { ...daemonRaftOptions, ...this.options.raft };
+      const until = Date.now() + 2 * raft.tickMs * raft.electionTicks;
+      while (this.isLeader() && !signal.aborted && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    }
+    if (this.isLeader()) throw new Error('still the leader: the hand-over was aborted');
+  }
+
+  /** Stop listening, finish the write in flight, close the disk (idempotent). */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.draining ??= 'stopping';
+      await this.api.close();
+      await this.transport.close();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.grpcServer.forceShutdown();
+          resolve();
+        }, 1000);
+        this.grpcServer.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      await this.server.stop();
+      await this.storage.close();
+      await this.health?.close();
+    })();
+    return this.stopping;
+  }
+
+  private raftSample(): RaftSample {
+    const status = this.server.node.status();
+    return { term: status.term, role: status.role, leader: status.leader, commit: status.commit, applied: this.server.appliedTo() };
+  }
+
+  private managerAddress(id: NodeId): ManagerAddress {
+    return { id, apiAddress: this.addresses.get(id) ?? null };
+  }
+
+  private apiManager(): ApiManager {
+    return {
+      id: nodeId(this.id),
+      state: () => this.manager.state,
+      propose: (command, onDone) => this.proposeClient(command, onDone),
+      leader: () => {
+        const leader = this.server.node.status().leader;
+        return leader === null ? null : this.managerAddress(leader);
+      },
+      subscribe: (listener) => {
+        this.appliedListeners.add(listener);
+        return () => this.appliedListeners.delete(listener);
+      },
+      info: () => {
+        const status = this.server.node.status();
+        const members = [...status.conf.voters, ...status.conf.learners].sort();
+        return {
+          clusterId: this.options.clusterId,
+          term: status.term,
+          commitIndex: status.commit,
+          appliedIndex: this.server.appliedTo(),
+          managers: members.map((m) => this.managerAddress(m)),
+        };
+      },
+    };
+  }
+
+  private healthServer(listen: string): HealthServer {
+    return new HealthServer({
+      nodeId: this.id,
+      host: hostOf(listen),
+      metrics: this.metrics,
+      logger: this.log,
+      ready: () => {
+        if (this.draining !== null) return notReady(`draining: ${this.draining}`);
+        const storage = this.storage.status();
+        // A full disk holds writes but reads are still served, so the manager stays ready (/health says why writes wait).
+        if (storage.state === 'failed' || storage.state === 'closed') return notReady(`storage ${storage.state}${storage.reason ? `: ${storage.reason}` : ''}`);
+        return this.readiness.check(this.raftSample());
+      },
+      checks: {
+        raft: () => this.raftSample(),
+        storage: () => ({ ...this.storage.status(), dataDir: this.options.dataDir }),
+        transport: () => this.transport.stats(),
+        api: () => ({ accepting: this.draining === null, reason: this.draining, inFlightRequests: this.api.stats().inFlight }),
+      },
+    });
   }
 }

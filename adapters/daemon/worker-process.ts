@@ -12,6 +12,8 @@ import { WorkerSession, type SessionConfig } from '../../core/agent/index.ts';
 import type { WorkerRegistration } from '../../core/manager/worker-protocol.ts';
 import { nodeId, type NodeId } from '../../core/raft/index.ts';
 import { WorkerClient } from '../grpc/worker-service.ts';
+import { silentLogger, type TransportLogger } from '../grpc/options.ts';
+import { DaemonMetrics, HealthServer, workerReadiness } from '../observability/index.ts';
 import { ProcessRuntime } from '../runtime/process/index.ts';
 
 export interface WorkerProcessOptions {
@@ -23,7 +25,10 @@ export interface WorkerProcessOptions {
   readonly registration: WorkerRegistration;
   readonly heartbeatMs: number;
   readonly session: SessionConfig;
-  readonly log?: (event: string, fields: Record<string, unknown>) => void;
+  /** host:port of /live /ready /health /metrics; absent for none (tests). */
+  readonly metricsListen?: string;
+  /** A pino logger fits; default silent. */
+  readonly logger?: TransportLogger;
 }
 
 export const defaultSessionConfig: SessionConfig = {
@@ -59,11 +64,17 @@ export class WorkerProcess {
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private wakeTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private health: HealthServer | null = null;
+  private readonly metrics: DaemonMetrics;
+  private lastAnswerUs = 0;
+  private lastAnswerFrom: string | null = null;
 
   constructor(private readonly options: WorkerProcessOptions) {
     mkdirSync(options.stateDir, { recursive: true });
     const incarnation = nextIncarnation(options.stateDir);
-    const log = options.log ?? (() => {});
+    const logger = options.logger ?? silentLogger;
+    const log = (event: string, fields: Record<string, unknown>) => logger.info({ event, ...fields }, event);
+    this.metrics = new DaemonMetrics({ nodeId: options.id });
     this.managerIds = Object.keys(options.managers).sort().map((id) => nodeId(id));
     this.clients = this.managerIds.map((id) => new WorkerClient(options.managers[id]!, options.clusterId));
     let session: WorkerSession | null = null;
@@ -77,7 +88,10 @@ export class WorkerProcess {
         const client = this.clients[manager]!;
         client.heartbeat(message, options.heartbeatMs * 2).then(
           (answer) => {
-            if (!this.stopped) this.session.receive(answer);
+            if (this.stopped) return;
+            this.lastAnswerUs = nowUs();
+            this.lastAnswerFrom = this.managerIds[manager] ?? null;
+            this.session.receive(answer);
           },
           (error: Error) => log('heartbeat-failed', { manager: this.managerIds[manager], error: error.message }),
         );
@@ -99,16 +113,44 @@ export class WorkerProcess {
     log('started', { incarnation, restarted, adopted: restarted ? this.runtime.list().length : 0 });
   }
 
-  start(): void {
+  /** Serves the health port (when asked for) and starts heartbeating. */
+  async start(): Promise<void> {
+    if (this.options.metricsListen !== undefined) {
+      const listen = this.options.metricsListen;
+      this.health = new HealthServer({
+        nodeId: this.options.id,
+        host: listen.slice(0, listen.lastIndexOf(':')),
+        metrics: this.metrics,
+        ready: () => workerReadiness(this.connected(), this.lastAnswerFrom),
+        checks: {
+          components: {
+            managers: () => ({
+              healthy: this.connected(),
+              problems: this.connected() ? [] : [`no answer from any manager for ${((nowUs() - this.lastAnswerUs) / 1e6).toFixed(1)} s`],
+              warnings: [],
+              details: { lastAnswerFrom: this.lastAnswerFrom, managers: this.managerIds },
+            }),
+            runtime: () => ({ healthy: true, problems: [], warnings: [], details: { tasks: this.runtime.list().length } }),
+          },
+        },
+      });
+      await this.health.start(Number(listen.slice(listen.lastIndexOf(':') + 1)));
+    }
     this.session.heartbeat();
     this.heartbeatTimer = setInterval(() => {
       if (!this.stopped) this.session.heartbeat();
     }, this.options.heartbeatMs);
   }
 
+  /** Whether a manager answered within the session's disconnect bound. */
+  connected(): boolean {
+    return this.lastAnswerUs > 0 && nowUs() - this.lastAnswerUs < this.options.session.disconnectAfterUs;
+  }
+
   /** Stop talking to the managers; the tasks keep running (a restarted worker adopts them). */
-  stop(): void {
+  async stop(): Promise<void> {
     this.stopped = true;
+    await this.health?.close();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     for (const client of this.clients) client.close();

@@ -23,7 +23,7 @@ import { parseEventsRequest, parseRequest } from './api-requests.ts';
 import { SecretSealer } from './api-secrets.ts';
 import {
   apiMethods, apiServiceDefinition, encodeJson, EVENTS_METHOD, METADATA_APPLIED_INDEX, METADATA_FORWARDED_BY, METADATA_SERVED_BY,
-  metadataValue, statusName, unaryMethods,
+  metadataValue, methodPath, statusName, unaryMethods,
 } from './api-service.ts';
 import type { ManagerAddress, Served, UnaryMethod } from './api-types.ts';
 import { buildWrite, newObjectId, type WriteMethod } from './api-writes.ts';
@@ -89,6 +89,19 @@ export interface ApiServerOptions extends Partial<ApiServerLimits> {
   /** The wall clock in microseconds, stamped on commands as atUs. */
   readonly nowUs?: () => number;
   readonly newId?: () => string;
+  /**
+   * A gRPC server shared with the manager's other services (one port): the API adds its service to
+   * it, and its owner binds and shuts it down; `listen`, `serverCredentials` and the size limits of
+   * the server are then the owner's (apiServerOptions() gives the options it needs).
+   */
+  readonly server?: grpc.Server;
+  /** Told of each unary call once answered: its method, status code (0 for OK) and duration (the daemon's metrics). */
+  readonly onRequest?: (method: string, code: number, seconds: number) => void;
+}
+
+/** The gRPC server options the API needs, for a server of its own or a shared one. */
+export function apiServerOptions(limits: Pick<ApiServerLimits, 'maxRequestBytes' | 'maxResponseBytes'> = defaultApiServerLimits): grpc.ServerOptions {
+  return { 'grpc.max_receive_message_length': limits.maxRequestBytes, 'grpc.max_send_message_length': limits.maxResponseBytes };
 }
 
 export interface ApiServerStats {
@@ -96,6 +109,8 @@ export interface ApiServerStats {
   readonly forwardFailures: number;
   readonly subscribers: number;
   readonly subscribersCutOff: number;
+  /** Unary calls received and not yet answered. */
+  readonly inFlight: number;
 }
 
 type Answer = { readonly ok: true; readonly body: Buffer } | { readonly ok: false; readonly status: Partial<grpc.StatusObject> };
@@ -115,6 +130,8 @@ export class ApiServer {
   private readonly manager: ApiManager;
   private readonly limits: ApiServerLimits;
   private readonly server: grpc.Server;
+  /** Whether the server is this API's own (bound and shut down here) or its owner's. */
+  private readonly ownsServer: boolean;
   private readonly pool: ChannelPool;
   private readonly sealer: SecretSealer;
   private readonly logger: TransportLogger;
@@ -122,6 +139,7 @@ export class ApiServer {
   private readonly newId: () => string;
   private readonly subscribers = new Set<EventSubscriber>();
   private forwardsInFlight = 0;
+  private inFlight = 0;
   private counts = { forwarded: 0, forwardFailures: 0, subscribersCutOff: 0 };
   private closing: Promise<void> | null = null;
 
@@ -134,18 +152,27 @@ export class ApiServer {
     this.newId = options.newId ?? newObjectId;
     const channelOptions = apiChannelOptions(this.limits.maxResponseBytes);
     this.pool = new ChannelPool(options.channelCredentials ?? grpc.credentials.createInsecure(), channelOptions, 16);
-    this.server = new grpc.Server({ 'grpc.max_receive_message_length': this.limits.maxRequestBytes, 'grpc.max_send_message_length': this.limits.maxResponseBytes });
+    this.ownsServer = options.server === undefined;
+    this.server = options.server ?? new grpc.Server(apiServerOptions(this.limits));
     const handlers: grpc.UntypedServiceImplementation = { [EVENTS_METHOD]: (call: grpc.ServerWritableStream<Buffer, Buffer>) => this.events(call) };
     for (const method of unaryMethods) {
       handlers[method] = (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
-        void this.handle(method, call).then((answer) => (answer.ok ? callback(null, answer.body) : callback(answer.status)));
+        const startMs = performance.now();
+        this.inFlight++;
+        void this.handle(method, call).then((answer) => {
+          this.inFlight--;
+          options.onRequest?.(method, answer.ok ? grpc.status.OK : answer.status.code ?? grpc.status.UNKNOWN, (performance.now() - startMs) / 1000);
+          if (answer.ok) callback(null, answer.body);
+          else callback(answer.status);
+        });
       };
     }
     this.server.addService(apiServiceDefinition, handlers);
   }
 
-  /** Binds the server; resolves to the bound port. */
+  /** Binds the server; resolves to the bound port. A shared server is its owner's to bind: then 0. */
   async start(): Promise<number> {
+    if (!this.ownsServer) return 0;
     const credentials = this.options.serverCredentials ?? grpc.ServerCredentials.createInsecure();
     const port = await new Promise<number>((resolve, reject) => {
       this.server.bindAsync(this.options.listen, credentials, (error, bound) => (error ? reject(error) : resolve(bound)));
@@ -155,7 +182,7 @@ export class ApiServer {
   }
 
   stats(): ApiServerStats {
-    return { ...this.counts, subscribers: this.subscribers.size };
+    return { ...this.counts, subscribers: this.subscribers.size, inFlight: this.inFlight };
   }
 
   /** Ends event streams (UNAVAILABLE), closes relay channels and shuts the server down; idempotent. */
@@ -167,6 +194,10 @@ export class ApiServer {
   private async shutdown(): Promise<void> {
     for (const subscriber of [...this.subscribers]) subscriber.close(grpc.status.UNAVAILABLE, `manager ${this.manager.id} is shutting down; subscribe to another manager`);
     this.pool.closeAll();
+    if (!this.ownsServer) {
+      for (const method of [...unaryMethods, EVENTS_METHOD]) this.server.unregister(methodPath(method));
+      return;
+    }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();

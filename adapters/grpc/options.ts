@@ -59,6 +59,12 @@ export interface RaftTransportOptions extends Partial<RaftTransportLimits> {
   /** The jitter source of reconnect backoff, a float in [0, 1). */
   readonly random?: () => number;
   readonly logger?: TransportLogger;
+  /**
+   * A gRPC server shared with the manager's other services (one port for Raft, workers and the
+   * client API): the transport adds its service to it, and its owner binds it and shuts it down.
+   * Its options must admit frames of maxFrameBytes (serverOptions() gives them).
+   */
+  readonly server?: grpc.Server;
 }
 
 export interface ResolvedOptions extends RaftTransportLimits {

@@ -21,7 +21,7 @@ import type { Message, NodeId } from '../../core/raft/index.ts';
 import { Inbound, type InboundStats } from './inbound.ts';
 import { resolveOptions, serverOptions, type RaftTransportOptions, type ResolvedOptions } from './options.ts';
 import { PeerLink, type PeerStats } from './peer-link.ts';
-import { raftServiceDefinition } from './raft-service.ts';
+import { RAFT_STREAM_PATH, raftServiceDefinition } from './raft-service.ts';
 
 export interface RaftTransportStats extends InboundStats {
   readonly id: NodeId;
@@ -43,6 +43,8 @@ export class RaftTransport {
   private readonly retiring = new Set<Promise<void>>();
   private readonly inbound: Inbound;
   private readonly server: grpc.Server;
+  /** Whether the server is this transport's own (bound and shut down here) or its owner's. */
+  private readonly ownsServer: boolean;
   private handler: ((message: Message) => void) | null = null;
   private state: TransportState = 'new';
   private closing: Promise<void> | null = null;
@@ -53,7 +55,8 @@ export class RaftTransport {
   constructor(options: RaftTransportOptions) {
     this.options = resolveOptions(options);
     this.inbound = new Inbound(this.options.id, this.options.clusterId, this.options.logger, (message) => this.deliver(message));
-    this.server = new grpc.Server(serverOptions(this.options));
+    this.ownsServer = options.server === undefined;
+    this.server = options.server ?? new grpc.Server(serverOptions(this.options));
     this.server.addService(raftServiceDefinition, { Stream: this.inbound.handle });
     this.setPeers(options.peers);
   }
@@ -62,9 +65,13 @@ export class RaftTransport {
     return this.options.id;
   }
 
-  /** Binds the server; resolves to the bound port (useful with port 0). */
+  /** Binds the server; resolves to the bound port (useful with port 0). A shared server is its owner's to bind: then 0. */
   async start(): Promise<number> {
     if (this.state !== 'new') throw new Error(`raft transport ${this.options.id}: start() called when ${this.state}`);
+    if (!this.ownsServer) {
+      this.state = 'started';
+      return 0;
+    }
     this.state = 'starting';
     const port = await new Promise<number>((resolve, reject) => {
       this.server.bindAsync(this.options.listen, this.options.serverCredentials, (error, bound) => (error ? reject(error) : resolve(bound)));
@@ -144,7 +151,8 @@ export class RaftTransport {
     this.inbound.closeAll();
     const links = [...this.links.values()];
     await Promise.all([...links.map((link) => link.close(this.options.closeTimeoutMs)), ...this.retiring]);
-    if (wasListening) await this.shutdownServer();
+    if (!this.ownsServer) this.server.unregister(RAFT_STREAM_PATH);
+    else if (wasListening) await this.shutdownServer();
     else this.server.forceShutdown();
     this.options.logger.info({ node: this.options.id }, 'raft transport closed');
   }
