@@ -68,6 +68,7 @@ interface ManagerRaw {
   metricsListen?: string;
   peers?: Record<string, string>;
   secretKeyFile?: string;
+  snapshotEvery: number;
 }
 
 interface WorkerRaw {
@@ -91,7 +92,8 @@ function managerOptions(command: Command): Command {
     .addOption(new Option('--listen <HOST:PORT>', 'address serving Raft, workers and the client API').argParser(parseAddress).default('127.0.0.1:4240'))
     .addOption(new Option('--advertise <HOST:PORT>', 'address the others reach this manager at (default: --listen)').argParser(parseAddress))
     .addOption(new Option('--metrics-listen <HOST:PORT>', '/live /ready /health /metrics (default: --listen\'s host, port + 5000)').argParser(parseAddress))
-    .addOption(new Option('--peers <LIST>', 'the other managers: ID=HOST:PORT,... (their --listen)').argParser(parseMembers));
+    .addOption(new Option('--peers <LIST>', 'the other managers: ID=HOST:PORT,... (their --listen)').argParser(parseMembers))
+    .addOption(new Option('--snapshot-every <N>', 'snapshot the store and compact the log every N applied entries').argParser(positiveInt('entries')).default(10_000));
 }
 
 /** The metrics address: given, or the listen host with the port + 5000 (4240 → 9240). */
@@ -181,6 +183,7 @@ function startManager(io: CliIo, raw: ManagerRaw, bootstrap: string[] | null, ke
   return runUntilSignal(io, logging, ManagerProcess.start({
     id: raw.id, clusterId: raw.clusterId, dataDir: raw.dataDir, listen: raw.listen, advertise: raw.advertise,
     metricsListen: metricsAddress(raw.listen, raw.metricsListen), peers: raw.peers ?? {}, bootstrap, secretKey: key, logger: logging.logger,
+    raft: { snapshotEveryEntries: raw.snapshotEvery, keepEntriesAfterSnapshot: Math.min(1_000, Math.ceil(raw.snapshotEvery / 10)) },
   }), `manager ${raw.id}`);
 }
 

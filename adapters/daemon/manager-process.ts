@@ -21,7 +21,7 @@ import { resolveOptions, serverOptions, silentLogger, type TransportLogger } fro
 import { RaftTransport } from '../grpc/raft-transport.ts';
 import { addWorkerService } from '../grpc/worker-service.ts';
 import { DaemonMetrics, HealthServer, ManagerReadiness, notReady, type RaftSample } from '../observability/index.ts';
-import { openStorage, type WalStorage } from '../storage/index.ts';
+import { openStorage, type StorageOptions, type WalStorage } from '../storage/index.ts';
 import { defaultRaftServerOptions, RaftServer, type RaftServerOptions } from './raft-server.ts';
 
 export interface ManagerProcessOptions {
@@ -41,6 +41,8 @@ export interface ManagerProcessOptions {
   /** host:port of /live /ready /health /metrics; null for none (tests). */
   readonly metricsListen?: string | null;
   readonly raft?: Partial<RaftServerOptions>;
+  /** WAL options (tests inject a fault-injecting file system here). */
+  readonly storage?: Partial<StorageOptions>;
   readonly manager?: ManagerConfig;
   /** A pino logger fits; default silent. */
   readonly logger?: TransportLogger;
@@ -192,11 +194,11 @@ export class ManagerProcess {
 
   static async start(options: ManagerProcessOptions): Promise<ManagerProcess> {
     const log = options.logger ?? silentLogger;
-    let opened = await openStorage(options.dataDir);
+    let opened = await openStorage(options.dataDir, options.storage);
     if (options.bootstrap !== null && opened.recovered.snapshot === null && opened.recovered.entries.length === 0) {
       await opened.storage.bootstrap({ voters: options.bootstrap.map((v) => nodeId(v)), learners: [] });
       await opened.storage.close();
-      opened = await openStorage(options.dataDir);
+      opened = await openStorage(options.dataDir, options.storage);
     }
     for (const repair of opened.recovered.repairs) log.warn({ event: 'storage-repaired', repair }, 'storage repaired on recovery');
     const daemon = new ManagerProcess(options.id, options, opened.storage, opened.recovered);
