@@ -132,3 +132,39 @@ test('three managers started by warren cluster init elect a leader, survive kill
   const codes = await Promise.all([...others, back].map((d) => new Promise<number | null>((r) => (d.child.exitCode !== null ? r(d.child.exitCode) : d.child.on('exit', (code) => r(code))))));
   assert.deepEqual(codes, [0, 0, 0]);
 });
+
+test('warren manager join grows a one-manager cluster to three voters that survive the loss of the founder', { timeout: 90_000 }, async () => {
+  const base = 18400 + (process.pid % 200) * 2;
+  const ids = ['j1', 'j2', 'j3'];
+  const listen = (i: number) => `127.0.0.1:${base + i * 10}`;
+  const argsOf = (i: number) => ['--id', ids[i]!, '--data-dir', join(root, ids[i]!), '--listen', listen(i), '--metrics-listen', `127.0.0.1:${base + i * 10 + 1}`];
+  const founder = start(['cluster', 'init', ...argsOf(0)]);
+  await until('the founder leads', () => lastRole(founder)?.role === 'leader');
+  const keyFile = join(root, 'j1', 'cluster.key');
+  // A manager without the cluster's key is refused and changes nothing.
+  const wrongKey = join(root, 'wrong.key');
+  writeFileSync(wrongKey, randomBytes(32).toString('hex'));
+  const refused = start(['manager', 'join', ...argsOf(1), '--join', listen(0), '--secret-key-file', wrongKey]);
+  const refusedCode = await new Promise<number | null>((r) => refused.child.on('exit', (code) => r(code)));
+  assert.equal(refusedCode, 1);
+  const joiners = [1, 2].map((i) => start(['manager', 'join', ...argsOf(i), '--join', listen(0), '--secret-key-file', keyFile]));
+  const client = new ApiClient({ addresses: [listen(0)] });
+  await until('three managers known', () => managerCount === 3, 30_000, async () => {
+    managerCount = (await client.call('ClusterInfo', {})).managers.length;
+  });
+  client.close();
+  await until('both joiners follow', () => joiners.every((d) => lastRole(d)?.role === 'follower'));
+  // Once promoted, the two joiners are a quorum on their own: the founder's loss elects one of them.
+  await new Promise((r) => setTimeout(r, 1500));
+  founder.child.kill('SIGKILL');
+  await until('a joiner leads', () => joiners.some((d) => lastRole(d)?.role === 'leader'), 30_000);
+  const survivors = new ApiClient({ addresses: [listen(1), listen(2)] });
+  const created = await survivors.call('SecretCreate', { name: 'after-founder', value: 'v' });
+  assert.equal(created.secret?.name, 'after-founder');
+  survivors.close();
+  for (const d of joiners) d.child.kill('SIGTERM');
+  const codes = await Promise.all(joiners.map((d) => new Promise<number | null>((r) => (d.child.exitCode !== null ? r(d.child.exitCode) : d.child.on('exit', (code) => r(code))))));
+  assert.deepEqual(codes, [0, 0]);
+});
+
+let managerCount = 0;

@@ -12,7 +12,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFile
 import { join } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ManagerProcess } from '../daemon/manager-process.ts';
-import { SECRET_KEY_BYTES } from '../grpc/api-secrets.ts';
+import * as grpc from '@grpc/grpc-js';
+import { ApiClient } from '../grpc/api-client.ts';
+import { ApiError } from '../grpc/api-errors.ts';
+import { joinProof, SECRET_KEY_BYTES } from '../grpc/api-secrets.ts';
+import type { ManagerAddress } from '../grpc/api-types.ts';
 import { createLogging, ShutdownCoordinator, standardSteps, type DaemonLogging, type NodeRole } from '../observability/index.ts';
 import { defaultSessionConfig, WorkerProcess } from '../daemon/worker-process.ts';
 import type { CliIo } from './main.ts';
@@ -187,6 +191,33 @@ function startManager(io: CliIo, raw: ManagerRaw, bootstrap: string[] | null, ke
   }), `manager ${raw.id}`);
 }
 
+/** `HOST:PORT,...` */
+function parseAddresses(text: string): string[] {
+  return text.split(',').map((item) => parseAddress(item));
+}
+
+/** Asks the cluster to add this manager; the managers' addresses, or null (reported) when refused. */
+async function askToJoin(io: CliIo, join: readonly string[], clusterId: string, id: string, address: string, key: Buffer): Promise<readonly ManagerAddress[] | null> {
+  const client = new ApiClient({ addresses: join, timeoutMs: 15_000 });
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const answer = await client.call('ManagerJoin', { id, address, proof: joinProof(key, clusterId, id, address) });
+        return answer.managers;
+      } catch (error) {
+        const retriable = error instanceof ApiError && error.code === grpc.status.UNAVAILABLE && attempt < 20;
+        if (!retriable) {
+          io.stderr.write(`warren: manager ${id} could not join through ${join.join(', ')}: ${(error as Error).message}\n`);
+          return null;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  } finally {
+    client.close();
+  }
+}
+
 function usage(io: CliIo, setExit: (code: Promise<number>) => void, message: string): void {
   io.stderr.write(`warren: ${message}\n`);
   setExit(Promise.resolve(2));
@@ -223,6 +254,28 @@ export function addDaemonCommands(program: Command, io: CliIo, setExit: (code: P
         return usage(io, setExit, `the cluster key in --data-dir ${raw.dataDir} cannot be read: ${(error as Error).message}`);
       }
       setExit(startManager(io, raw, null, key));
+    });
+
+  managerOptions(manager.command('join').description('first start of a manager joining a running cluster: it is added as a learner, then promoted to voter once caught up'))
+    .addOption(new Option('--join <LIST>', 'running managers to ask: HOST:PORT,... (their --listen)').argParser(parseAddresses).makeOptionMandatory())
+    .requiredOption('--secret-key-file <FILE>', 'the cluster key (the cluster.key file in a manager\'s --data-dir): it proves this manager may join')
+    .action((raw: ManagerRaw & { join: string[]; secretKeyFile: string }) => {
+      if (hasManagerState(raw.dataDir)) return usage(io, setExit, `--data-dir ${raw.dataDir} is not empty: this manager has started before; use warren manager start`);
+      const address = raw.advertise ?? raw.listen;
+      if (address.endsWith(':0')) return usage(io, setExit, '--listen (or --advertise) needs a fixed port to join: the other managers must know where to reach this one');
+      let key: Buffer;
+      try {
+        key = readKey(raw.secretKeyFile);
+      } catch (error) {
+        return usage(io, setExit, `--secret-key-file: ${(error as Error).message}`);
+      }
+      setExit((async () => {
+        const joined = await askToJoin(io, raw.join, raw.clusterId, raw.id, address, key);
+        if (joined === null) return 1;
+        writeKey(raw.dataDir, key);
+        const peers = Object.fromEntries(joined.filter((m) => m.id !== raw.id && m.apiAddress !== null).map((m) => [m.id, m.apiAddress!]));
+        return startManager(io, { ...raw, peers }, null, key);
+      })());
     });
 
   const worker = program.command('worker').description('run a worker');

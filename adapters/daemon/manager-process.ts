@@ -9,11 +9,14 @@
 // Ready in flight and closes the storage, so nothing acknowledged is lost.
 
 import { randomBytes } from 'node:crypto';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { defaultManagerConfig, Manager, type ManagerConfig, type ProposeCallback } from '../../core/manager/manager.ts';
 import { ManagerEndpoint, type EndpointHost } from '../../core/manager/endpoint.ts';
-import { nodeId, type NodeId, type RaftNode } from '../../core/raft/index.ts';
+import { nodeId, type ConfEntryData, type NodeId, type RaftNode } from '../../core/raft/index.ts';
 import type { StateCommand, TaskState } from '../../core/state/index.ts';
+import type { ApiFailure } from '../grpc/api-errors.ts';
 import { ApiServer, apiServerOptions, defaultApiServerLimits, type ApiManager } from '../grpc/api-server.ts';
 import type { AppliedCommand } from '../grpc/api-events.ts';
 import type { ManagerAddress } from '../grpc/api-types.ts';
@@ -69,6 +72,28 @@ function bind(server: grpc.Server, address: string): Promise<number> {
   });
 }
 
+/** Snapshot data starts with this and the managers' addresses (JSON) on one line, then the store's snapshot. */
+const MANAGERS_PREFIX = 'warren-managers:';
+const MANAGERS_FILE = 'managers.json';
+/** How often the leader looks for learners to promote. */
+const PROMOTE_EVERY_TICKS = 5;
+const JOIN_TIMEOUT_MS = 10_000;
+
+/** The managers' addresses this manager last knew (kept so a restart can reach them before any log is applied). */
+function readManagersFile(dataDir: string): Record<string, string> {
+  try {
+    return JSON.parse(readFileSync(join(dataDir, MANAGERS_FILE), 'utf8')) as Record<string, string>;
+  } catch {
+    return {};
+  }
+}
+
+function writeManagersFile(dataDir: string, book: Record<string, string>): void {
+  const file = join(dataDir, MANAGERS_FILE);
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(book)}\n`);
+  renameSync(`${file}.tmp`, file);
+}
+
 function hostOf(address: string): string {
   return address.slice(0, address.lastIndexOf(':'));
 }
@@ -89,11 +114,13 @@ export class ManagerProcess {
   private draining: string | null = null;
   private stopping: Promise<void> | null = null;
   private readonly log: TransportLogger;
+  private ticks = 0;
 
   private constructor(readonly id: string, private readonly options: ManagerProcessOptions, storage: WalStorage, recovered: Awaited<ReturnType<typeof openStorage>>['recovered']) {
     this.log = options.logger ?? silentLogger;
     this.storage = storage;
     const self = nodeId(id);
+    for (const [peer, address] of Object.entries(readManagersFile(options.dataDir))) this.addresses.set(nodeId(peer), address);
     for (const [peer, address] of Object.entries(options.peers)) this.addresses.set(nodeId(peer), address);
     this.metrics = new DaemonMetrics({ nodeId: id });
     let server: RaftServer | null = null;
@@ -125,8 +152,9 @@ export class ManagerProcess {
     });
     const manager = this.manager;
     server = new RaftServer(id, storage, recovered, (messages) => this.transport.send(messages), {
-      restore: (data) => manager.restoreState(data),
-      snapshot: () => manager.snapshotState(),
+      restore: (data) => manager.restoreState(this.restoreManagers(data)),
+      snapshot: () => `${MANAGERS_PREFIX}${JSON.stringify(Object.fromEntries(this.addresses))}\n${manager.snapshotState()}`,
+      onConf: (change) => this.onConf(change),
       apply: (entry) => {
         const startMs = performance.now();
         manager.apply(entry);
@@ -135,7 +163,9 @@ export class ManagerProcess {
       onTick: () => {
         const startMs = performance.now();
         manager.tick();
-        if (manager.isLeader()) this.metrics.observeSchedulerPass((performance.now() - startMs) / 1000);
+        if (!manager.isLeader()) return;
+        this.metrics.observeSchedulerPass((performance.now() - startMs) / 1000);
+        if (++this.ticks % PROMOTE_EVERY_TICKS === 0) this.promoteLearners();
       },
       onRoleChange: (role) => {
         manager.observeLeadership();
@@ -208,6 +238,7 @@ export class ManagerProcess {
       const port = await bind(daemon.grpcServer, options.listen);
       daemon.boundPorts = { ...daemon.boundPorts, listen: port };
       daemon.addresses.set(nodeId(options.id), options.advertise ?? `${hostOf(options.listen)}:${port}`);
+      daemon.peersChanged();
       if (options.metricsListen !== undefined && options.metricsListen !== null) {
         daemon.health = daemon.healthServer(options.metricsListen);
         daemon.boundPorts = { ...daemon.boundPorts, metrics: await daemon.health.start(Number(options.metricsListen.slice(options.metricsListen.lastIndexOf(':') + 1))) };
@@ -238,7 +269,7 @@ export class ManagerProcess {
     this.addresses.clear();
     if (own !== undefined) this.addresses.set(self, own);
     for (const [peer, address] of Object.entries(peers)) if (peer !== this.id) this.addresses.set(nodeId(peer), address);
-    this.transport.setPeers(new Map([...this.addresses].filter(([peer]) => peer !== self)));
+    this.peersChanged();
   }
 
   /** A client request through this manager (the API's path): answered once applied, or refused. */
@@ -306,6 +337,84 @@ export class ManagerProcess {
     return this.stopping;
   }
 
+  /** The leader's side of a manager joining: the address recorded, the learner added and applied. */
+  private async join(id: NodeId, address: string): Promise<{ readonly ok: true; readonly managers: readonly ManagerAddress[] } | { readonly ok: false; readonly failure: ApiFailure }> {
+    const members = () => {
+      const conf = this.server.node.status().conf;
+      return [...conf.voters, ...conf.learners].sort().map((m) => this.managerAddress(m));
+    };
+    const conf = this.server.node.status().conf;
+    if (conf.voters.includes(id) || conf.learners.includes(id)) {
+      const known = this.addresses.get(id);
+      if (known === address) return { ok: true, managers: members() }; // a retried join
+      return { ok: false, failure: { code: grpc.status.FAILED_PRECONDITION, message: `manager ${id} is already a member, at ${known ?? 'an unknown address'}; remove it first or pick another id` } };
+    }
+    const taken = [...this.addresses].find(([other, at]) => at === address && other !== id);
+    if (taken !== undefined) return { ok: false, failure: { code: grpc.status.ALREADY_EXISTS, message: `address ${address} is manager ${taken[0]}'s; give the new manager its own --listen/--advertise` } };
+    const result = this.server.operate((node) => node.proposeConfChange({ type: 'add-learner', node: id, context: JSON.stringify({ address }) }));
+    if (!result.ok) {
+      const retry = result.code === 'conf-change-pending' || result.code === 'not-ready' || result.code === 'not-leader' || result.code === 'transfer-in-progress';
+      return { ok: false, failure: retry
+        ? { code: grpc.status.UNAVAILABLE, outcome: 'not-applied', message: `manager ${this.id} cannot add ${id} now (${result.message}); retry shortly` }
+        : { code: grpc.status.FAILED_PRECONDITION, message: `manager ${id} cannot be added: ${result.message}` } };
+    }
+    const deadline = Date.now() + JOIN_TIMEOUT_MS;
+    while (this.server.appliedTo() < result.index && Date.now() < deadline && this.isLeader()) await new Promise((r) => setTimeout(r, 10));
+    const now = this.server.node.status().conf;
+    if (this.server.appliedTo() >= result.index && (now.learners.includes(id) || now.voters.includes(id))) return { ok: true, managers: members() };
+    return { ok: false, failure: { code: grpc.status.UNAVAILABLE, outcome: 'unknown', message: `outcome unknown: manager ${id}'s addition was proposed at index ${result.index} but not seen applied (leadership changed or the cluster is slow); join again: a join that took effect is accepted again` } };
+  }
+
+  /** On the leader: a learner that has caught up becomes a voter (the core refuses one that lags). */
+  private promoteLearners(): void {
+    const status = this.server.node.status();
+    for (const learner of status.conf.learners) {
+      const address = this.addresses.get(learner);
+      if (address === undefined) continue;
+      const progress = this.server.node.progress().find((p) => p.id === learner);
+      if (progress === undefined || progress.match < status.commit) continue;
+      const result = this.server.operate((node) => node.proposeConfChange({ type: 'add-voter', node: learner, context: JSON.stringify({ address }) }));
+      if (result.ok) this.log.info({ event: 'promote', peer_id: learner }, `manager ${learner} caught up: promoting it to voter`);
+      return; // one change at a time
+    }
+  }
+
+  /** A membership change applied: record or forget the member's address, and tell the transport. */
+  private onConf(change: ConfEntryData): void {
+    if (change.type === 'remove') {
+      if (change.node !== this.id) this.addresses.delete(change.node);
+    } else if (change.context !== undefined) {
+      try {
+        const { address } = JSON.parse(change.context) as { address?: unknown };
+        if (typeof address === 'string' && change.node !== this.id) this.addresses.set(change.node, address);
+      } catch {
+        this.log.warn({ event: 'conf-context-unreadable', peer_id: change.node }, 'a membership change carries no readable address');
+      }
+    }
+    this.peersChanged();
+  }
+
+  /** A snapshot's data: the managers' addresses line (when present) taken into the address book; the store's part returned. */
+  private restoreManagers(data: string): string {
+    if (!data.startsWith(MANAGERS_PREFIX)) return data;
+    const newline = data.indexOf('\n');
+    const book = JSON.parse(data.slice(MANAGERS_PREFIX.length, newline)) as Record<string, string>;
+    for (const [id, address] of Object.entries(book)) if (id !== this.id) this.addresses.set(nodeId(id), address);
+    this.peersChanged();
+    return data.slice(newline + 1);
+  }
+
+  private peersChanged(): void {
+    const self = nodeId(this.id);
+    // The transport exists once the constructor has run; a snapshot restored before only fills the book.
+    this.transport?.setPeers(new Map([...this.addresses].filter(([peer]) => peer !== self)));
+    try {
+      writeManagersFile(this.options.dataDir, Object.fromEntries(this.addresses));
+    } catch (error) {
+      this.log.warn({ event: 'managers-file-failed', error: (error as Error).message }, 'could not record the managers\' addresses');
+    }
+  }
+
   private raftSample(): RaftSample {
     const status = this.server.node.status();
     return { term: status.term, role: status.role, leader: status.leader, commit: status.commit, applied: this.server.appliedTo() };
@@ -324,6 +433,7 @@ export class ManagerProcess {
         const leader = this.server.node.status().leader;
         return leader === null ? null : this.managerAddress(leader);
       },
+      join: (id, address) => this.join(id, address),
       subscribe: (listener) => {
         this.appliedListeners.add(listener);
         return () => this.appliedListeners.delete(listener);

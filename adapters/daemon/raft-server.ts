@@ -8,7 +8,7 @@
 // failure stops the server (its state on disk is then only trusted after a restart's recovery).
 
 import { randomInt } from 'node:crypto';
-import { nodeId, noBugs, RaftNode, type Entry, type Message, type Ready, type Role } from '../../core/raft/index.ts';
+import { nodeId, noBugs, RaftNode, type ConfEntryData, type Entry, type Message, type Ready, type Role } from '../../core/raft/index.ts';
 import { StorageError, toMemoryStorage, type Recovered, type WalStorage } from '../storage/index.ts';
 import type { MemoryStorage } from '../../core/raft/index.ts';
 
@@ -24,6 +24,8 @@ export interface StateMachine {
   onRoleChange(role: Role): void;
   /** The Ready loop went idle: deliver answers found while applying. */
   afterLoop(): void;
+  /** A membership change was applied (after the node applied it). */
+  onConf?(change: ConfEntryData): void;
 }
 
 export interface RaftServerOptions {
@@ -223,8 +225,10 @@ export class RaftServer {
     }
     for (const entry of ready.committed) {
       this.appliedIndex = entry.index;
-      if (entry.type === 'conf') this.node.applyConfEntry(entry);
-      else if (entry.data !== '') this.machine.apply(entry);
+      if (entry.type === 'conf') {
+        this.node.applyConfEntry(entry);
+        this.machine.onConf?.(JSON.parse(entry.data) as ConfEntryData);
+      } else if (entry.data !== '') this.machine.apply(entry);
     }
     this.node.advance(ready);
   }

@@ -189,6 +189,16 @@ function rules(maxListItems: number): Record<UnaryMethod, FieldRules> {
     VolumeList: { fields: ['leaderOnly', 'limit'], read: list },
     VolumeInspect: inspect('volume'),
     VolumeRemove: remove('volume'),
+    ManagerJoin: {
+      fields: ['id', 'address', 'proof'],
+      read: (r) => {
+        const id = r.string('id', 'the joining manager\'s node id', 63);
+        if (id !== undefined && !/^[a-z0-9][a-z0-9-]{0,62}$/.test(id)) r.fail('field "id" must be a node id: lower-case letters, digits and dashes, starting with a letter or digit');
+        const address = r.string('address', 'the joining manager\'s HOST:PORT', 255);
+        if (address !== undefined && !/^[^\s:]+:\d{1,5}$/.test(address)) r.fail('field "address" must be HOST:PORT');
+        return { id, address, proof: r.string('proof', 'the proof of holding the cluster key', 128) };
+      },
+    },
   };
 }
 

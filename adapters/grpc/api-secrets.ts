@@ -7,7 +7,7 @@
 // the secret's id as additional authenticated data: a ciphertext copied onto another secret, or
 // altered, or read with another key, fails to open instead of yielding a wrong value.
 
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export const SECRET_KEY_BYTES = 32;
 /** Bound on a secret's value (Docker Swarm's bound, 500 KiB), well within the store's ciphertext bound. */
@@ -24,6 +24,19 @@ export class SecretOpenError extends Error {
 export interface SealedSecret {
   readonly ciphertext: string;
   readonly digest: string;
+}
+
+/** What a joining manager sends to show it holds the cluster key, bound to its id and address. */
+export function joinProof(clusterKey: Buffer, clusterId: string, id: string, address: string): string {
+  const key = Buffer.from(hkdfSync('sha256', clusterKey, Buffer.alloc(0), 'warren manager join v1', SECRET_KEY_BYTES));
+  return createHmac('sha256', key).update(`${clusterId}\n${id}\n${address}`).digest('hex');
+}
+
+/** Whether `proof` is joinProof(...) for these (compared in constant time). */
+export function checkJoinProof(proof: string, clusterKey: Buffer, clusterId: string, id: string, address: string): boolean {
+  const expected = Buffer.from(joinProof(clusterKey, clusterId, id, address), 'utf8');
+  const given = Buffer.from(proof, 'utf8');
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 export class SecretSealer {

@@ -14,18 +14,19 @@
 
 import * as grpc from '@grpc/grpc-js';
 import type { ProposeOutcome } from '../../core/manager/manager.ts';
+import { nodeId } from '../../core/raft/index.ts';
 import type { NodeId, StateCommand, StateView } from '../../core/state/index.ts';
 import { apiChannelOptions, callUnary, ChannelPool, connect } from './api-channel.ts';
 import { defaultRetryAfterMs, proposalFailure, toStatus, type ApiFailure } from './api-errors.ts';
 import { EventSubscriber, type AppliedCommand } from './api-events.ts';
 import { clusterInfo, isFailure, serveRead, type ReadMethod } from './api-reads.ts';
 import { parseEventsRequest, parseRequest } from './api-requests.ts';
-import { SecretSealer } from './api-secrets.ts';
+import { checkJoinProof, SecretSealer } from './api-secrets.ts';
 import {
   apiMethods, apiServiceDefinition, encodeJson, EVENTS_METHOD, METADATA_APPLIED_INDEX, METADATA_FORWARDED_BY, METADATA_SERVED_BY,
   metadataValue, methodPath, statusName, unaryMethods,
 } from './api-service.ts';
-import type { ManagerAddress, Served, UnaryMethod } from './api-types.ts';
+import type { ApiRequest, ManagerAddress, Served, UnaryMethod } from './api-types.ts';
 import { buildWrite, newObjectId, type WriteMethod } from './api-writes.ts';
 import { silentLogger, type TransportLogger } from './options.ts';
 
@@ -40,6 +41,11 @@ export interface ApiManager {
   leader(): ManagerAddress | null;
   /** Calls `listener` with each command applied to the store from now on, in index order; returns the unsubscribe. */
   subscribe(listener: (applied: AppliedCommand) => void): () => void;
+  /**
+   * Adds a manager as a learner (promoted to voter once caught up), on the leader; resolves once the
+   * change is applied, to every manager's address, or to why not. Absent: this manager cannot.
+   */
+  join?(id: NodeId, address: string): Promise<{ readonly ok: true; readonly managers: readonly ManagerAddress[] } | { readonly ok: false; readonly failure: ApiFailure }>;
   info(): { readonly clusterId: string; readonly term: number; readonly commitIndex: number; readonly appliedIndex: number; readonly managers: readonly ManagerAddress[] };
 }
 
@@ -233,6 +239,7 @@ export class ApiServer {
         return this.read(method, parsed.value);
       }
       if (!this.leads()) return await this.toLeader(method, call, forwardedBy);
+      if (method === 'ManagerJoin') return await this.join(parsed.value as ApiRequest<'ManagerJoin'>);
       return await this.write(method as WriteMethod, parsed.value, call, forwardedBy);
     } catch (error) {
       this.logger.error({ node: this.manager.id, method, error: String(error) }, 'client API call failed with an internal error');
@@ -248,6 +255,19 @@ export class ApiServer {
     }
     const answer = serveRead(method as ReadMethod, request as never, this.manager.state(), this.served(), this.limits.maxListItems);
     return isFailure(answer) ? this.fail(answer) : { ok: true, body: encodeJson(answer) };
+  }
+
+  private async join(request: ApiRequest<'ManagerJoin'>): Promise<Answer> {
+    const self = this.manager.id;
+    const clusterId = this.manager.info().clusterId;
+    if (!checkJoinProof(request.proof, this.options.secretKey, clusterId, request.id, request.address)) {
+      return this.fail({ code: grpc.status.PERMISSION_DENIED, message: `manager ${request.id} is refused: its proof does not match cluster ${clusterId}'s key; give warren manager join the cluster's key file (--secret-key-file)` });
+    }
+    if (this.manager.join === undefined) return this.fail({ code: grpc.status.UNIMPLEMENTED, message: `manager ${self} cannot add managers` });
+    const joined = await this.manager.join(nodeId(request.id), request.address);
+    if (!joined.ok) return this.fail(joined.failure);
+    this.logger.info({ node: self, peer_id: request.id, address: request.address }, 'manager joined as a learner');
+    return { ok: true, body: encodeJson({ ...this.served(), clusterId, managers: joined.managers }) };
   }
 
   private async write(method: WriteMethod, request: unknown, call: grpc.ServerUnaryCall<Buffer, Buffer>, forwardedBy: string | null): Promise<Answer> {

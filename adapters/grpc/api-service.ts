@@ -65,6 +65,7 @@ export const apiMethods = {
   VolumeList: 'read',
   VolumeInspect: 'read',
   VolumeRemove: 'write',
+  ManagerJoin: 'write',
 } as const satisfies Record<UnaryMethod, MethodKind>;
 
 // Compile-time proof that the table names every method of the contract.

@@ -247,6 +247,24 @@ export interface ApiUnaryCalls {
   VolumeList: [VolumeListRequest, VolumeListResponse];
   VolumeInspect: [VolumeInspectRequest, VolumeInspectResponse];
   VolumeRemove: [VolumeRemoveRequest, RemoveResponse];
+  ManagerJoin: [ManagerJoinRequest, ManagerJoinResponse];
+}
+
+/**
+ * A new manager asks to join: it becomes a learner (a non-voting replica) at once and a voter once
+ * it has caught up. `proof` shows it holds the cluster key (api-secrets.ts joinProof).
+ */
+export interface ManagerJoinRequest {
+  readonly id: string;
+  /** host:port the other managers, workers and clients reach it at. */
+  readonly address: string;
+  readonly proof: string;
+}
+
+export interface ManagerJoinResponse extends Served {
+  readonly clusterId: string;
+  /** Every manager, the new one included, with its address. */
+  readonly managers: readonly ManagerAddress[];
 }
 
 export type UnaryMethod = keyof ApiUnaryCalls;

@@ -30,10 +30,14 @@ export interface ConfState {
   readonly learners: readonly NodeId[];
 }
 
+/**
+ * A membership change. `context` is opaque to Raft and travels in the entry for the shell (a joining
+ * manager's address, say), as etcd's ConfChange.Context does.
+ */
 export type ConfChange =
-  | { readonly type: 'add-voter'; readonly node: NodeId }
-  | { readonly type: 'add-learner'; readonly node: NodeId }
-  | { readonly type: 'remove'; readonly node: NodeId };
+  | { readonly type: 'add-voter'; readonly node: NodeId; readonly context?: string }
+  | { readonly type: 'add-learner'; readonly node: NodeId; readonly context?: string }
+  | { readonly type: 'remove'; readonly node: NodeId; readonly context?: string };
 
 /** What a conf entry holds: the change, and the membership it produces (so a joining node that
  * knows no configuration yet still applies the right one). */
