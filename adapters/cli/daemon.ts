@@ -20,6 +20,7 @@ import type { ManagerAddress } from '../grpc/api-types.ts';
 import { createLogging, ShutdownCoordinator, standardSteps, type DaemonLogging, type NodeRole } from '../observability/index.ts';
 import { defaultSessionConfig, WorkerProcess } from '../daemon/worker-process.ts';
 import type { CliIo } from './main.ts';
+import { addUpCommand } from './up.ts';
 
 const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const ADDRESS = /^[^\s:]+:(\d{1,5})$/;
@@ -242,6 +243,8 @@ export function addDaemonCommands(program: Command, io: CliIo, setExit: (code: P
       writeKey(raw.dataDir, key);
       setExit(startManager(io, raw, [raw.id, ...peers], key));
     });
+
+  addUpCommand(cluster, io, setExit);
 
   const manager = program.command('manager').description('run a manager');
   managerOptions(manager.command('start').description('start a manager on the data directory of an earlier start (never founds a cluster)'))

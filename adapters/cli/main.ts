@@ -2,11 +2,13 @@
 // chaos/cli.ts itself, because adapters/ may import only core/ and adapters/. This program owns
 // --version, --help (which lists every command group, chaos included) and the error for an
 // unknown command. The daemon commands (cluster init, manager start, worker start) are in
-// ./daemon.ts; they run in the foreground until a signal.
+// ./daemon.ts; they run in the foreground until a signal. The client commands (service, task, node,
+// secret, volume, events, cluster info) are in ./client.ts; each makes a few calls and exits.
 // Invariant: usage errors exit 2 with a message on stderr; --help and --version exit 0.
 
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { addClientCommands } from './client.ts';
 import { addDaemonCommands } from './daemon.ts';
 
 export interface TextSink {
@@ -21,9 +23,15 @@ export interface CliIo {
 /** Every command group `warren` has, as listed by --help; `chaos` is dispatched by bin/warren.mjs. */
 export const commandGroups: readonly { readonly name: string; readonly description: string }[] = [
   { name: 'chaos', description: 'simulated chaos runs of the control plane (warren chaos --help)' },
-  { name: 'cluster', description: 'start a new cluster: warren cluster init' },
+  { name: 'cluster', description: 'start a new cluster (warren cluster init) or show it (warren cluster info)' },
   { name: 'manager', description: 'run a manager: warren manager start' },
   { name: 'worker', description: 'run a worker: warren worker start' },
+  { name: 'service', description: 'create, list, update, scale, roll back and remove services' },
+  { name: 'task', description: 'list and inspect tasks' },
+  { name: 'node', description: 'list, inspect, update (drain, labels) and remove nodes' },
+  { name: 'secret', description: 'create, list, inspect and remove secrets' },
+  { name: 'volume', description: 'create, list, inspect and remove volumes' },
+  { name: 'events', description: 'stream the cluster\'s changes as they happen' },
 ];
 
 /** Runs `warren ARGV...` and resolves to the exit code. */
@@ -42,6 +50,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .configureHelp({ visibleCommands: () => [] }) // the list below names every group, chaos included
     .addHelpText('after', helpCommands());
   addDaemonCommands(program, io, (code) => {
+    daemonExit = code;
+  });
+  addClientCommands(program, io, (code) => {
     daemonExit = code;
   });
   program
