@@ -166,12 +166,25 @@ export class RaftServer {
 
   private persist(ready: Ready): void {
     this.busy = true;
+    // A leader's appends and heartbeats leave before its own write is durable (Raft thesis §10.2.1),
+    // so its disk and its followers' work at once: the core counts the leader's own copy toward
+    // commit only once advance() says it is durable, so "committed" still means durable on a
+    // majority. Anything else (votes, responses, a Ready changing term or vote) waits for the disk.
+    let after = ready.messages;
+    const hard = ready.hardState;
+    if (this.node.role() === 'leader' && (hard === null || (hard.term === this.memory.getHardState().term && hard.vote === this.memory.getHardState().vote))) {
+      const early = ready.messages.filter((m) => m.type === 'app' || m.type === 'heartbeat');
+      if (early.length > 0) {
+        after = ready.messages.filter((m) => m.type !== 'app' && m.type !== 'heartbeat');
+        this.send(early);
+      }
+    }
     this.idle = this.storage.append({ entries: ready.entries, hardState: ready.hardState, snapshot: ready.snapshot }).then(
       async () => {
         if (ready.snapshot) this.memory.applySnapshot(ready.snapshot);
         this.memory.append(ready.entries);
         if (ready.hardState) this.memory.setHardState(ready.hardState);
-        this.finish(ready);
+        this.finish(ready, after);
         try {
           await this.maybeSnapshot();
         } catch (error) {
@@ -216,8 +229,8 @@ export class RaftServer {
     this.events.fatal(error instanceof Error ? error : new Error(String(error)));
   }
 
-  private finish(ready: Ready): void {
-    if (ready.messages.length > 0) this.send(ready.messages);
+  private finish(ready: Ready, messages: readonly Message[] = ready.messages): void {
+    if (messages.length > 0) this.send(messages);
     if (ready.snapshot) {
       this.machine.restore(ready.snapshot.data);
       this.appliedIndex = ready.snapshot.meta.index;
