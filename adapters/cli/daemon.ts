@@ -74,6 +74,10 @@ interface ManagerRaw {
   peers?: Record<string, string>;
   secretKeyFile?: string;
   snapshotEvery: number;
+  role: 'manager' | 'hybrid';
+  cpuMillis: number;
+  memoryMb: number;
+  label?: Record<string, string>;
 }
 
 interface WorkerRaw {
@@ -98,6 +102,10 @@ function managerOptions(command: Command): Command {
     .addOption(new Option('--advertise <HOST:PORT>', 'address the others reach this manager at (default: --listen)').argParser(parseAddress))
     .addOption(new Option('--metrics-listen <HOST:PORT>', '/live /ready /health /metrics (default: --listen\'s host, port + 5000)').argParser(parseAddress))
     .addOption(new Option('--peers <LIST>', 'the other managers: ID=HOST:PORT,... (their --listen)').argParser(parseMembers))
+    .addOption(new Option('--role <ROLE>', 'manager, or hybrid: a manager that also runs tasks').choices(['manager', 'hybrid']).default('manager'))
+    .addOption(new Option('--cpu-millis <N>', 'hybrid: CPU offered to tasks, in thousandths of a core').argParser(positiveInt('CPU millis')).default(4000))
+    .addOption(new Option('--memory-mb <N>', 'hybrid: memory offered to tasks, in MiB').argParser(positiveInt('MiB')).default(4096))
+    .addOption(new Option('--label <KEY=VALUE>', 'hybrid: a node label for placement constraints; repeatable').argParser(parseLabel))
     .addOption(new Option('--snapshot-every <N>', 'snapshot the store and compact the log every N applied entries').argParser(positiveInt('entries')).default(10_000));
 }
 
@@ -184,12 +192,36 @@ async function runUntilSignal(io: CliIo, logging: DaemonLogging, started: Promis
 }
 
 function startManager(io: CliIo, raw: ManagerRaw, bootstrap: string[] | null, key: Buffer): Promise<number> {
-  const logging = daemonLogging(io, raw.id, 'manager');
-  return runUntilSignal(io, logging, ManagerProcess.start({
-    id: raw.id, clusterId: raw.clusterId, dataDir: raw.dataDir, listen: raw.listen, advertise: raw.advertise,
-    metricsListen: metricsAddress(raw.listen, raw.metricsListen), peers: raw.peers ?? {}, bootstrap, secretKey: key, logger: logging.logger,
-    raft: { snapshotEveryEntries: raw.snapshotEvery, keepEntriesAfterSnapshot: Math.min(1_000, Math.ceil(raw.snapshotEvery / 10)) },
-  }), `manager ${raw.id}`);
+  const logging = daemonLogging(io, raw.id, raw.role);
+  const started = (async (): Promise<Stoppable> => {
+    const manager = await ManagerProcess.start({
+      id: raw.id, clusterId: raw.clusterId, dataDir: raw.dataDir, listen: raw.listen, advertise: raw.advertise,
+      metricsListen: metricsAddress(raw.listen, raw.metricsListen), peers: raw.peers ?? {}, bootstrap, secretKey: key, logger: logging.logger,
+      raft: { snapshotEveryEntries: raw.snapshotEvery, keepEntriesAfterSnapshot: Math.min(1_000, Math.ceil(raw.snapshotEvery / 10)) },
+    });
+    if (raw.role !== 'hybrid') return manager;
+    // A hybrid node: this manager also runs tasks, with a worker talking to every manager, itself included.
+    const worker = new WorkerProcess({
+      id: raw.id, clusterId: raw.clusterId, managers: manager.managers(), stateDir: join(raw.dataDir, 'worker'), heartbeatMs: 500, session: defaultSessionConfig,
+      registration: { name: raw.id, address: hostOf(manager.address()), role: 'hybrid', resources: { cpuMillis: raw.cpuMillis, memoryBytes: raw.memoryMb * 1024 * 1024 }, labels: raw.label ?? {} },
+      logger: logging.logger,
+    });
+    await worker.start();
+    return {
+      stopAccepting: (reason) => manager.stopAccepting(reason),
+      isLeader: () => manager.isLeader(),
+      transferLeadership: (signal) => manager.transferLeadership(signal),
+      stop: async () => {
+        await worker.stop();
+        await manager.stop();
+      },
+    };
+  })();
+  return runUntilSignal(io, logging, started, `${raw.role} ${raw.id}`);
+}
+
+function hostOf(address: string): string {
+  return address.slice(0, address.lastIndexOf(':'));
 }
 
 /** `HOST:PORT,...` */

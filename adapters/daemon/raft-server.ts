@@ -8,7 +8,7 @@
 // failure stops the server (its state on disk is then only trusted after a restart's recovery).
 
 import { randomInt } from 'node:crypto';
-import { nodeId, noBugs, RaftNode, type ConfEntryData, type Entry, type Message, type Ready, type Role } from '../../core/raft/index.ts';
+import { nodeId, noBugs, RaftNode, type ConfEntryData, type Entry, type HardState, type Message, type Ready, type Role } from '../../core/raft/index.ts';
 import { StorageError, toMemoryStorage, type Recovered, type WalStorage } from '../storage/index.ts';
 import type { MemoryStorage } from '../../core/raft/index.ts';
 
@@ -85,7 +85,11 @@ export class RaftServer {
     private readonly options: RaftServerOptions = defaultRaftServerOptions,
     private readonly events: RaftServerEvents = { fatal: () => {}, diskFull: () => {}, snapshotFailed: () => {} },
   ) {
-    this.memory = toMemoryStorage(recovered);
+    // A snapshot holds only committed entries, and the commit index is synced only with other
+    // writes, so the recorded commit may predate the latest snapshot: it is at least its index.
+    const snapshotIndex = recovered.snapshot?.meta.index ?? 0;
+    const hard = recovered.hardState.commit < snapshotIndex ? { ...recovered.hardState, commit: snapshotIndex } : recovered.hardState;
+    this.memory = toMemoryStorage({ ...recovered, hardState: hard });
     const snap = this.memory.snapshot();
     machine.restore(snap.meta.index === 0 ? '' : snap.data);
     this.appliedIndex = snap.meta.index;
@@ -155,13 +159,26 @@ export class RaftServer {
     while (!this.busy && (this.state === 'running') && this.node.hasReady()) {
       const ready = this.node.ready();
       if (ready.softState) this.machine.onRoleChange(ready.softState.role);
-      if (ready.snapshot === null && ready.entries.length === 0 && ready.hardState === null) {
+      // Nothing to make durable: no entries, no snapshot, and at most a new commit index (which
+      // Raft can always learn again from the leader, so it is written with the next write, not
+      // synced on its own: one fsync per write instead of two). Term and vote always go to disk.
+      if (ready.snapshot === null && ready.entries.length === 0 && (ready.hardState === null || this.onlyCommitMoved(ready.hardState))) {
+        if (ready.hardState) this.memory.setHardState(ready.hardState);
         this.finish(ready);
+        if (this.snapshotDue()) {
+          this.busy = true;
+          this.idle = this.snapshotThen();
+        }
         continue;
       }
       this.persist(ready);
     }
     if (!this.busy) this.machine.afterLoop();
+  }
+
+  private onlyCommitMoved(hard: HardState): boolean {
+    const durable = this.memory.getHardState();
+    return hard.term === durable.term && hard.vote === durable.vote;
   }
 
   private persist(ready: Ready): void {
@@ -172,7 +189,7 @@ export class RaftServer {
     // majority. Anything else (votes, responses, a Ready changing term or vote) waits for the disk.
     let after = ready.messages;
     const hard = ready.hardState;
-    if (this.node.role() === 'leader' && (hard === null || (hard.term === this.memory.getHardState().term && hard.vote === this.memory.getHardState().vote))) {
+    if (this.node.role() === 'leader' && (hard === null || this.onlyCommitMoved(hard))) {
       const early = ready.messages.filter((m) => m.type === 'app' || m.type === 'heartbeat');
       if (early.length > 0) {
         after = ready.messages.filter((m) => m.type !== 'app' && m.type !== 'heartbeat');
@@ -185,14 +202,7 @@ export class RaftServer {
         this.memory.append(ready.entries);
         if (ready.hardState) this.memory.setHardState(ready.hardState);
         this.finish(ready, after);
-        try {
-          await this.maybeSnapshot();
-        } catch (error) {
-          if (!(error instanceof StorageError && error.code === 'disk-full')) return this.fail(error);
-          this.events.snapshotFailed(error);
-        }
-        this.busy = false;
-        if (this.state === 'running') this.pump();
+        await this.snapshotThen();
       },
       (error: unknown) => this.onStorageError(ready, error),
     );
@@ -246,9 +256,24 @@ export class RaftServer {
     this.node.advance(ready);
   }
 
+  /** Snapshots when due, then lets the Ready loop go on (busy is set by the caller). */
+  private async snapshotThen(): Promise<void> {
+    try {
+      await this.maybeSnapshot();
+    } catch (error) {
+      if (!(error instanceof StorageError && error.code === 'disk-full')) return this.fail(error);
+      this.events.snapshotFailed(error);
+    }
+    this.busy = false;
+    if (this.state === 'running') this.pump();
+  }
+
+  private snapshotDue(): boolean {
+    return this.appliedIndex - this.lastSnapshotIndex >= this.options.snapshotEveryEntries && this.appliedIndex <= this.memory.lastIndex();
+  }
+
   private async maybeSnapshot(): Promise<void> {
-    if (this.appliedIndex - this.lastSnapshotIndex < this.options.snapshotEveryEntries) return;
-    if (this.appliedIndex > this.memory.lastIndex()) return;
+    if (!this.snapshotDue()) return;
     const snap = this.memory.createSnapshot(this.appliedIndex, this.node.status().conf, this.machine.snapshot());
     this.lastSnapshotIndex = this.appliedIndex;
     await this.storage.saveSnapshot(snap);

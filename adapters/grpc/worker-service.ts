@@ -44,6 +44,7 @@ export function heartbeatProblem(value: unknown): string | null {
   if (typeof r !== 'object' || r === null || typeof r.name !== 'string' || typeof r.address !== 'string' || typeof r.resources !== 'object' || typeof r.labels !== 'object') {
     return 'field "registration" must be {name, address, resources, labels}';
   }
+  if (r.role !== undefined && r.role !== 'worker' && r.role !== 'hybrid') return 'field "registration.role" must be "worker" or "hybrid"';
   return null;
 }
 

@@ -76,7 +76,7 @@ export class ManagerEndpoint {
     if (known === null) {
       const r = message.registration;
       this.proposeOnce(`register/${node}`, {
-        type: 'node-register', id: node, name: r.name, role: 'worker', resources: r.resources, labels: r.labels, address: r.address, atUs: nowUs,
+        type: 'node-register', id: node, name: r.name, role: r.role ?? 'worker', resources: r.resources, labels: r.labels, address: r.address, atUs: nowUs,
       }, 'registrations');
     } else {
       host.recordHeartbeat(node, nowUs);

@@ -17,6 +17,8 @@ export interface WorkerRegistration {
   readonly resources: Resources;
   readonly labels: Readonly<Record<string, string>>;
   readonly address: string;
+  /** 'hybrid' for a manager that also runs tasks; default 'worker'. */
+  readonly role?: 'worker' | 'hybrid';
 }
 
 export interface WorkerHeartbeat {
