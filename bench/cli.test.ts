@@ -45,7 +45,7 @@ describe('npm run bench', () => {
   it('an unknown benchmark exits 2 and lists the known ones', async () => {
     const h = harness();
     assert.equal(await benchMain(['nope'], h.io), 2);
-    assert.match(h.err(), /unknown benchmark 'nope'; known benchmarks: raft, reconcile, scheduler, sim/);
+    assert.match(h.err(), /unknown benchmark 'nope'; known benchmarks: failover, manager-rss, raft, raft-real, reconcile, scheduler, sim/);
     assert.deepEqual(h.loaded, []);
     assert.equal(h.out(), '');
   });
@@ -59,7 +59,7 @@ describe('npm run bench', () => {
     }
     const h = harness();
     await benchMain([], h.io);
-    assert.match(h.err(), /known benchmarks: raft, reconcile, scheduler, sim/);
+    assert.match(h.err(), /known benchmarks: failover, manager-rss, raft, raft-real, reconcile, scheduler, sim/);
   });
 
   it('--json prints only one JSON line: the results with benchmark, node and cpus', async () => {

@@ -28,7 +28,10 @@ export interface BenchmarkModule {
  * the module's shape when it is loaded instead.
  */
 export const benchmarks: Readonly<Record<string, { readonly module: string; readonly description: string }>> = {
+  failover: { module: './failover.ts', description: 'real 3-manager cluster: kill -9 of the leader to the first acknowledged write, 20 trials' },
+  'manager-rss': { module: './manager-rss.ts', description: 'real 3-manager cluster: manager RSS with 1,000 services' },
   raft: { module: './raft.ts', description: 'the Raft core on its own' },
+  'raft-real': { module: './raft-real.ts', description: 'real 3-manager cluster, fsync on: writes/s and latency at 1, 16 and 64 clients, beside 3 etcd members where installed' },
   reconcile: { module: './reconcile.ts', description: 'reconcile passes: 1,000 nodes, 1,000 services, 10,000 tasks; idle and 100 nodes down' },
   scheduler: { module: './scheduler.ts', description: 'task placement: 10,000 tasks on 1,000 nodes, and 100 services x 100 tasks' },
   sim: { module: './sim.ts', description: 'the simulated clusters: key-value under chaos, and an hour of orchestration (3 managers, 50 workers, 200 services)' },
