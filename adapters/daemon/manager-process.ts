@@ -302,7 +302,8 @@ export class ManagerProcess {
 
   /**
    * Hands leadership to the most up-to-date voter and waits until this manager no longer leads;
-   * resolves at once when it does not lead. Gives up (leaving this one the leader) when aborted.
+   * resolves at once when it does not lead, or is the only voter. Gives up (leaving this one the
+   * leader) when aborted.
    */
   async transferLeadership(signal: AbortSignal): Promise<void> {
     while (this.isLeader() && !signal.aborted) {
@@ -310,7 +311,10 @@ export class ManagerProcess {
       const target = this.server.node.progress()
         .filter((p) => p.id !== this.id && voters.includes(p.id))
         .sort((a, b) => b.match - a.match)[0];
-      if (target === undefined) throw new Error('no other voter to hand leadership to');
+      if (target === undefined) {
+        this.log.info({ event: 'transfer-leadership', to: null }, 'no other voter to hand leadership to: the cluster stops with this manager');
+        return;
+      }
       const result = this.server.operate((node) => node.transferLeadership(target.id));
       if (!result.ok && result.code !== 'transfer-in-progress') throw new Error(`leadership transfer to ${target.id} refused: ${result.message}`);
       this.log.info({ event: 'transfer-leadership', to: target.id }, `handing leadership to ${target.id}`);
