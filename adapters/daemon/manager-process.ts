@@ -52,17 +52,18 @@ export interface ManagerProcessOptions {
 }
 
 /**
- * The daemon's Raft timing: a 10 ms tick, heartbeats every 5 ticks (50 ms) and an election after 30
- * to 60 ticks without one (300 to 600 ms), so a dead leader is replaced well within a second on a
- * LAN. The fine tick spreads the randomized election timeouts over 30 values, so two survivors
- * rarely time out together and split the vote (with 6 ticks of 50 ms, 1 election in 7 took two rounds).
+ * The daemon's Raft timing: a 5 ms tick, heartbeats every 10 ticks (50 ms) and an election after 50
+ * to 100 ticks without one (250 to 500 ms), so a dead leader is replaced well within a second on a
+ * LAN, even when two survivors time out together and split the vote. The fine tick spreads the
+ * randomized timeouts over 50 values, which makes that rare (with 6 ticks of 50 ms, 1 election in
+ * 7 took two rounds; with 30 of 10 ms, 1 in 20).
  */
-export const daemonRaftOptions: RaftServerOptions = { ...defaultRaftServerOptions, tickMs: 10, electionTicks: 30, heartbeatTicks: 5 };
+export const daemonRaftOptions: RaftServerOptions = { ...defaultRaftServerOptions, tickMs: 5, electionTicks: 50, heartbeatTicks: 10 };
 
 /** The daemon's defaults: a real cluster takes thousands of client writes per second. */
 export const daemonManagerConfig: ManagerConfig = {
   ...defaultManagerConfig,
-  reconcileEveryTicks: 10, // every 100 ms at the daemon's 10 ms tick
+  reconcileEveryTicks: 20, // every 100 ms at the daemon's 5 ms tick
   admission: { ratePerSecond: 20_000, burst: 4_000, maxInFlight: 2_048 },
 };
 
@@ -78,7 +79,7 @@ function bind(server: grpc.Server, address: string): Promise<number> {
 const MANAGERS_PREFIX = 'warren-managers:';
 const MANAGERS_FILE = 'managers.json';
 /** How often the leader looks for learners to promote. */
-const PROMOTE_EVERY_TICKS = 5;
+const PROMOTE_EVERY_TICKS = 20;
 const JOIN_TIMEOUT_MS = 10_000;
 
 /** The managers' addresses this manager last knew (kept so a restart can reach them before any log is applied). */

@@ -62,6 +62,9 @@ export interface RaftServerEvents {
   snapshotFailed(error: Error): void;
 }
 
+/** Ticks made up at most per timer firing: a long stall is not replayed as a burst of elections. */
+const MAX_CATCH_UP_TICKS = 4;
+
 export type ServerState = 'running' | 'disk-full' | 'stopped' | 'failed';
 
 export class RaftServer {
@@ -110,7 +113,19 @@ export class RaftServer {
   }
 
   start(): void {
-    this.timer = setInterval(() => this.tick(), this.options.tickMs);
+    // Ticks follow the wall clock: a timer that fires late (a busy event loop, a loaded machine)
+    // is made up for with the ticks it missed (a few at most), so election timeouts and heartbeats
+    // keep their length in milliseconds instead of stretching with the load.
+    const tickMs = this.options.tickMs;
+    let due = performance.now() + tickMs;
+    this.timer = setInterval(() => {
+      const now = performance.now();
+      for (let n = 0; due <= now && n < MAX_CATCH_UP_TICKS; n++) {
+        this.tick();
+        due += tickMs;
+      }
+      if (due <= now) due = now + tickMs;
+    }, tickMs);
     this.timer.unref?.();
     this.pump();
   }
