@@ -35,7 +35,7 @@ async function until(what: string, check: () => boolean, timeoutMs = 15_000): Pr
 
 const ids = ['m1', 'm2', 'm3'];
 const secretKey = randomBytes(32);
-const raftOptions = { tickMs: 20, electionTicks: 10 };
+const raftOptions = { tickMs: 20, electionTicks: 10, heartbeatTicks: 1 };
 const managerConfig = { ...defaultManagerConfig, reconcileEveryTicks: 5 };
 
 function propose(via: ManagerProcess, command: StateCommand): Promise<ProposeOutcome> {

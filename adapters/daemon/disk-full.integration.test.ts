@@ -187,7 +187,7 @@ test('disk full on a manager (in-process, ENOSPC injected by the file layer): no
     for (const id of ids) {
       managers.set(id, await ManagerProcess.start({
         id, clusterId: 'disk-full', dataDir: join(root, id), listen: '127.0.0.1:0', metricsListen: '127.0.0.1:0', peers: {}, bootstrap: ids, secretKey,
-        raft: { tickMs: 20, electionTicks: 10, diskFullRetryMs: 100 }, storage: { fileSystem: fileSystem(id), diskFullProbeIntervalMs: 100 }, logger: logger(id),
+        raft: { tickMs: 20, electionTicks: 10, heartbeatTicks: 1, diskFullRetryMs: 100 }, storage: { fileSystem: fileSystem(id), diskFullProbeIntervalMs: 100 }, logger: logger(id),
       }));
     }
     const address = (id: string) => `127.0.0.1:${managers.get(id)!.ports().listen}`;
