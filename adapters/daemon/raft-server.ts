@@ -73,6 +73,8 @@ export class RaftServer {
   private appliedIndex: number;
   private lastSnapshotIndex: number;
   private busy = false;
+  /** Readies whose committed entries were applied before their write completed (see persist). */
+  private readonly appliedEarly = new WeakSet<Ready>();
   private timer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private state: ServerState = 'running';
@@ -211,6 +213,14 @@ export class RaftServer {
         this.send(early);
       }
     }
+    // Committed entries are durable on a majority already, so they are applied (and their clients
+    // answered) while this Ready's own writes go to disk, as etcd's server does; a snapshot or a
+    // membership change keeps the plain order (applied once the write is done).
+    if (ready.snapshot === null && ready.committed.length > 0 && !this.appliedEarly.has(ready) && ready.committed.every((e) => e.type !== 'conf')) {
+      this.appliedEarly.add(ready);
+      this.applyCommitted(ready);
+      this.machine.afterLoop();
+    }
     this.idle = this.storage.append({ entries: ready.entries, hardState: ready.hardState, snapshot: ready.snapshot }).then(
       async () => {
         if (ready.snapshot) this.memory.applySnapshot(ready.snapshot);
@@ -261,6 +271,11 @@ export class RaftServer {
       this.appliedIndex = ready.snapshot.meta.index;
       this.lastSnapshotIndex = ready.snapshot.meta.index;
     }
+    if (!this.appliedEarly.has(ready)) this.applyCommitted(ready);
+    this.node.advance(ready);
+  }
+
+  private applyCommitted(ready: Ready): void {
     for (const entry of ready.committed) {
       this.appliedIndex = entry.index;
       if (entry.type === 'conf') {
@@ -268,7 +283,6 @@ export class RaftServer {
         this.machine.onConf?.(JSON.parse(entry.data) as ConfEntryData);
       } else if (entry.data !== '') this.machine.apply(entry);
     }
-    this.node.advance(ready);
   }
 
   /** Snapshots when due, then lets the Ready loop go on (busy is set by the caller). */
