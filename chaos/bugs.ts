@@ -30,6 +30,7 @@ export const bugCatalog: readonly PlantableBug[] = [
   { name: 'ignore-max-failure-ratio', workloads: ['orchestration'], description: 'the rolling updater never compares failures with the max failure ratio, so a failing update neither pauses nor rolls back' },
   { name: 'forget-task-on-failover', workloads: ['orchestration'], description: 'the leader tracks the tasks it manages in memory outside Raft, so after a failover it loses tasks the previous leader created' },
   { name: 'double-slot', workloads: ['orchestration'], description: 'the slot-uniqueness check is off by one, so a slot can keep two running tasks' },
+  { name: 'no-rebalance', workloads: ['orchestration'], description: 'the rebalancer never moves a task, so a node that comes back stays empty while the others carry its share' },
 ];
 
 export interface PlantedBugs {
@@ -63,6 +64,7 @@ export function plantBugs(names: readonly string[]): PlantedBugs {
       ignoreMaxFailureRatio: has('ignore-max-failure-ratio'),
       forgetTaskOnFailover: has('forget-task-on-failover'),
       doubleSlot: has('double-slot'),
+      noRebalance: has('no-rebalance'),
     },
   };
 }

@@ -2,8 +2,8 @@
 // in core/reconciler/config.ts) is caught, with every fault class on, within a few seeds, by the
 // check meant for it, with a message that names what went wrong; and the seed that catches it runs
 // clean without the bug, so it is the bug that was caught, not a flaky run.
-// Each search stops at the first failing seed, within maxSeeds (all four are caught within 500
-// seeds: see the report of the change that planted them).
+// Each search stops at the first failing seed, within maxSeeds (each is caught within 500 seeds:
+// see the report of the change that planted it).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -67,6 +67,13 @@ test('forget-task-on-failover is caught after the heal: a task the new leader ne
   assert.match(error.message, /slot \d+ has 2 running tasks|a task runs in slot \d+, outside 1\.\.\d+|2 running tasks on eligible node w\d+, want 1/);
   // The cache only misses tasks across a change of leader: the run had one.
   assert.ok(Math.max(...world.managers.map((m) => m.node.term())) > 1, `seed ${seed} never changed leader`);
+  t.diagnostic(`seed ${seed}: ${error.message.slice(0, 300)}`);
+});
+
+test('no-rebalance is caught after the heal: a replicated service left uneven over its eligible nodes', (t) => {
+  const { seed, error } = firstCatch('noRebalance');
+  assert.ok(error instanceof OrchestrationLivenessError, `${error.name}: ${error.message} (${replay(seed, 'noRebalance')})`);
+  assert.match(error.message, /service \S+ \(s\d[\w-]*\): uneven over its eligible nodes: \d+ running tasks on w\d+, \d+ on w\d+, which has room for more/);
   t.diagnostic(`seed ${seed}: ${error.message.slice(0, 300)}`);
 });
 

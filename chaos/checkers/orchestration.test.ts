@@ -77,6 +77,34 @@ test('volume-bound tasks must run on the volume node, and secrets only where the
   assert.deepEqual(convergenceProblems(s), ['task t1 mounts volume data on n2, but the volume lives on n1', 'secret db is on node n1, which runs no task that uses it']);
 });
 
+test('a converged replicated service runs within one task per eligible node with room, once it is otherwise as desired', () => {
+  const four = service({}, { mode: { type: 'replicated', replicas: 4 } });
+  const onN1 = [task('a', 1, 'n1'), task('b', 2, 'n1'), task('c', 3, 'n1'), task('d', 4, 'n2')];
+  const runs = (tasks: Task[]) => tasks.map((t) => run(t.id, t.nodeId!));
+  const uneven = snapshot({ services: [four], tasks: onN1, running: runs(onN1) });
+  assert.deepEqual(convergenceProblems(uneven), [
+    'service web (s1): uneven over its eligible nodes: 3 running tasks on n1, 1 on n2, which has room for more; want every count within one of the others',
+  ]);
+  const even = [task('a', 1, 'n1'), task('b', 2, 'n1'), task('c', 3, 'n2'), task('d', 4, 'n2')];
+  assert.deepEqual(convergenceProblems(snapshot({ services: [four], tasks: even, running: runs(even) })), []);
+  // 2/1 is as even as three tasks on two nodes get.
+  const three = service({}, { mode: { type: 'replicated', replicas: 3 } });
+  const twoOne = [task('a', 1, 'n1'), task('b', 2, 'n1'), task('c', 3, 'n2')];
+  assert.deepEqual(convergenceProblems(snapshot({ services: [three], tasks: twoOne, running: runs(twoOne) })), []);
+  // Nodes that are not eligible, or have no room for one more, do not count as the emptiest.
+  const paused = snapshot({ services: [four], nodes: [node('n1'), node('n2'), node('n3', { availability: 'pause' })], tasks: even, running: runs(even) });
+  assert.deepEqual(convergenceProblems(paused), []);
+  const full = node('n3', { reserved: { cpuMillis: 4000, memoryBytes: 0 } });
+  const crowded = service({}, { mode: { type: 'replicated', replicas: 4 }, reservations: { cpuMillis: 100, memoryBytes: 0 } });
+  assert.deepEqual(convergenceProblems(snapshot({ services: [crowded], nodes: [node('n1'), node('n2'), full], tasks: even, running: runs(even) })), []);
+  const roomy = snapshot({ services: [crowded], nodes: [node('n1'), node('n2'), node('n3')], tasks: even, running: runs(even) });
+  assert.equal(convergenceProblems(roomy).length, 1, 'the same with room on n3');
+  // Not while the service is otherwise off its desired state, nor for tasks bound to volumes.
+  assert.deepEqual(convergenceProblems(snapshot({ services: [four], tasks: onN1, running: runs(onN1.slice(0, 3)) })), ['service web (s1): 3 running tasks, want 4']);
+  const withVolume = service({}, { mode: { type: 'replicated', replicas: 4 }, mounts: [{ volume: 'data', target: '/data', readOnly: false }] });
+  assert.deepEqual(convergenceProblems(snapshot({ services: [withVolume], tasks: onN1, running: runs(onN1) })), []);
+});
+
 // Rolling-update availability. The update (or rollback) below started at `sinceUs`; the service is
 // at spec version 2 with 3 slots and parallelism 1. Slot 3 always runs; slot 1 is the one slot the
 // updater has down; each test adds a slot 2 down for some other reason, which must not count, or

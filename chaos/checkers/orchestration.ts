@@ -2,7 +2,8 @@
 // exactly N running tasks per replicated service, each slot filled once; one per eligible node for
 // global services; nothing running on a down or drained node; volume-bound tasks on the volume's
 // node; secrets only on nodes that run a task using them; no task running a spec version its
-// service never had (and, once converged, every task on the current one). During the run, a
+// service never had (and, once converged, every task on the current one); and each replicated
+// service's tasks even over the nodes eligible for it, within one (rebalancing). During the run, a
 // rolling update must never take more tasks down than its parallelism allows, no task may be
 // assigned to a drained node, and an update whose failures exceed its ratio must take its failure
 // action (checked on the managers' own work: each command applied, each reconcile pass).
@@ -85,6 +86,10 @@ function serviceProblems(s: OrchestrationSnapshot, service: Service, running: { 
       if (count > 1) problems.push(`${name}: slot ${slot} has ${count} running tasks`);
       if (slot < 1 || slot > want) problems.push(`${name}: a task runs in slot ${slot}, outside 1..${want}`);
     }
+    if (problems.length === 0) {
+      const uneven = balanceProblem(s, service, running);
+      if (uneven !== null) problems.push(`${name}: ${uneven}`);
+    }
     return problems;
   }
   const perNode = new Map<NodeId, number>();
@@ -97,6 +102,48 @@ function serviceProblems(s: OrchestrationSnapshot, service: Service, running: { 
   }
   for (const nodeId of perNode.keys()) if (!nodeById.has(nodeId)) problems.push(`${name}: a task runs on unknown node ${nodeId}`);
   return problems;
+}
+
+/**
+ * A replicated service that is otherwise as desired runs evenly over the nodes eligible for it: the
+ * eligible node running most of its tasks runs at most one more than the eligible node running
+ * fewest among those with room for one more (free resources for its reservations, its host ports
+ * free), as rebalancing leaves it (core/reconciler/rebalance.ts). Not checked for a service with
+ * volumes (its tasks stay with their data), nor while any of its tasks runs on a node that is not
+ * eligible (other problems, or a paused node that keeps what it runs).
+ */
+export function balanceProblem(s: OrchestrationSnapshot, service: Service, running: readonly { task: Task; nodeId: NodeId }[]): string | null {
+  if (service.spec.mode.type !== 'replicated' || service.spec.mounts.length > 0 || running.length === 0) return null;
+  const perNode = new Map<NodeId, number>();
+  for (const { nodeId } of running) perNode.set(nodeId, (perNode.get(nodeId) ?? 0) + 1);
+  let fullest: ClusterNode | null = null;
+  let emptiest: ClusterNode | null = null;
+  const count = (node: ClusterNode) => perNode.get(node.id) ?? 0;
+  let onEligible = 0;
+  for (const node of s.nodes) {
+    if (!s.eligible(node, service)) continue;
+    onEligible += count(node);
+    if (fullest === null || count(node) > count(fullest)) fullest = node;
+    if (hasRoom(s, node, service) && (emptiest === null || count(node) < count(emptiest))) emptiest = node;
+  }
+  if (onEligible !== running.length || fullest === null || emptiest === null || count(fullest) - count(emptiest) < 2) return null;
+  return `uneven over its eligible nodes: ${count(fullest)} running tasks on ${fullest.id}, ${count(emptiest)} on ${emptiest.id}, which has room for more; want every count within one of the others`;
+}
+
+/** Whether one more task of the service fits on the node, by the store's reservations and host ports. */
+function hasRoom(s: OrchestrationSnapshot, node: ClusterNode, service: Service): boolean {
+  const needs = service.spec.reservations;
+  if (node.resources.cpuMillis - node.reserved.cpuMillis < needs.cpuMillis) return false;
+  if (node.resources.memoryBytes - node.reserved.memoryBytes < needs.memoryBytes) return false;
+  const ports = service.spec.ports.filter((p) => p.mode === 'host' && p.published !== 0);
+  if (ports.length === 0) return true;
+  const serviceById = new Map(s.services.map((x) => [x.id, x]));
+  for (const t of s.tasks) {
+    if (t.nodeId !== node.id || t.observedState === 'new' || t.observedState === 'pending' || terminalTaskStates.has(t.observedState)) continue;
+    const other = serviceById.get(t.serviceId);
+    if (other?.spec.ports.some((q) => q.mode === 'host' && ports.some((p) => p.published === q.published && p.protocol === q.protocol))) return false;
+  }
+  return true;
 }
 
 function volumeProblems(s: OrchestrationSnapshot, taskById: Map<TaskId, Task>): string[] {

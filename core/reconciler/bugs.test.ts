@@ -105,6 +105,21 @@ test('double-slot: after a start-first update the old task keeps running beside 
   }
 });
 
+test('no-rebalance: a node that comes back stays empty with the bug, and gets its share clean', () => {
+  for (const planted of [false, true]) {
+    const w = world(2, { noRebalance: planted });
+    w.apply(createService('web', { mode: { type: 'replicated', replicas: 4 } }));
+    w.run(5);
+    w.dead.add(nid('n2'));
+    w.run(70); // n2 is marked down and its tasks move to n1
+    w.dead.delete(nid('n2'));
+    w.run(defaultReconcilerConfig.rebalanceCooldownUs / 100_000 + 60);
+    const onN2 = w.running('web').filter((t) => t.nodeId === nid('n2')).length;
+    assert.equal(w.running('web').length, 4);
+    assert.equal(onN2, planted ? 0 : 2, `planted ${planted}`);
+  }
+});
+
 test('no planted bug by default', () => {
   assert.deepEqual(defaultReconcilerConfig.bugs, noOrchestrationBugs);
   assert.ok(Object.values(noOrchestrationBugs).every((v) => v === false));

@@ -26,6 +26,11 @@ export interface OrchestrationBugs {
   readonly doubleSlot: boolean;
   /** The rolling updater starts the next batch without waiting for the slots still in progress, so more than `parallelism` are down. */
   readonly ignoreParallelism: boolean;
+  /**
+   * The rebalancer never starts a move: a node that comes back (or a service skewed by its history)
+   * stays as empty as it is while the other nodes carry its share of the tasks.
+   */
+  readonly noRebalance: boolean;
 }
 
 export const noOrchestrationBugs: OrchestrationBugs = {
@@ -34,6 +39,7 @@ export const noOrchestrationBugs: OrchestrationBugs = {
   forgetTaskOnFailover: false,
   doubleSlot: false,
   ignoreParallelism: false,
+  noRebalance: false,
 };
 
 /**
@@ -66,6 +72,21 @@ export interface ReconcilerConfig {
   readonly restartJitterFraction: number;
   /** Bound on tasks created, assigned or changed in one pass; the rest waits for the next. */
   readonly maxTasksPerPass: number;
+  /**
+   * Rebalancing of replicated services (rebalance.ts): a converged service whose tasks are uneven
+   * over its eligible nodes (the fullest has two or more above the emptiest that has room) moves
+   * tasks, start-first, one slot at a time. Off, tasks stay where they were placed.
+   */
+  readonly rebalance: boolean;
+  /** Moves in flight at once per service. */
+  readonly rebalanceParallelism: number;
+  /**
+   * A service is rebalanced only once every node eligible for it has been unchanged this long (a
+   * node that came back, was re-activated or relabelled waits it out, so a flapping node draws no
+   * tasks), and a move that did not complete (its replacement failed, or was withdrawn) holds the
+   * service's moves back this long.
+   */
+  readonly rebalanceCooldownUs: number;
   /** Planted bugs, for the chaos suites only. */
   readonly bugs: OrchestrationBugs;
 }
@@ -75,6 +96,9 @@ export const defaultReconcilerConfig: ReconcilerConfig = {
   maxRestartDelayUs: 60_000_000,
   restartJitterFraction: 0.2,
   maxTasksPerPass: 1_000,
+  rebalance: true,
+  rebalanceParallelism: 1,
+  rebalanceCooldownUs: 10_000_000,
   bugs: noOrchestrationBugs,
 };
 
@@ -94,13 +118,17 @@ export interface ReconcileInput {
 }
 
 export function validateReconcilerConfig(config: ReconcilerConfig): ReconcilerConfig {
-  const positive = ['heartbeatTimeoutUs', 'maxRestartDelayUs', 'maxTasksPerPass'] as const;
+  const positive = ['heartbeatTimeoutUs', 'maxRestartDelayUs', 'maxTasksPerPass', 'rebalanceParallelism'] as const;
   for (const key of positive) {
     const v = config[key];
     if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`reconciler ${key} must be a positive integer, got ${String(v)}`);
   }
+  if (!Number.isSafeInteger(config.rebalanceCooldownUs) || config.rebalanceCooldownUs < 0) {
+    throw new RangeError(`reconciler rebalanceCooldownUs must be an integer of at least 0, got ${String(config.rebalanceCooldownUs)}`);
+  }
   if (!(config.restartJitterFraction >= 0 && config.restartJitterFraction <= 1)) {
     throw new RangeError(`reconciler restartJitterFraction must be in [0, 1], got ${config.restartJitterFraction}`);
   }
+  if (typeof config.rebalance !== 'boolean') throw new RangeError(`reconciler rebalance must be true or false, got ${String(config.rebalance)}`);
   return config;
 }

@@ -12,6 +12,7 @@ import { validateReconcilerConfig, type ReconcileInput } from './config.ts';
 import { reconcileNodes } from './nodes.ts';
 import { placeWaitingTasks, waitingTasks } from './placement.ts';
 import { Plan } from './plan.ts';
+import { RebalancePass } from './rebalance.ts';
 import { reconcileGlobal, reconcileReplicated } from './services.ts';
 import { StoreSchedulerView } from './view.ts';
 
@@ -24,11 +25,12 @@ export function reconcile(state: StateView, input: ReconcileInput): StateCommand
   // waiting for a node are picked out then for placement after every service was reconciled.
   const waiting: { service: Service; tasks: Task[] }[] = [];
   const cache = input.config.bugs.forgetTaskOnFailover ? input.taskCache : undefined;
+  const rebalance = input.config.rebalance ? new RebalancePass(state, view, input) : null;
   for (const service of state.services()) {
     const tasks = state.tasksOfService(service.id);
     // Planted bug forgetTaskOnFailover: the service controllers see only the leader's cached tasks.
     const managed = cache === undefined ? tasks : tasks.filter((t) => cache.has(t.id));
-    if (service.spec.mode.type === 'replicated') reconcileReplicated(state, service, managed, service.spec.mode.replicas, input, plan);
+    if (service.spec.mode.type === 'replicated') reconcileReplicated(state, service, managed, service.spec.mode.replicas, input, plan, rebalance);
     else reconcileGlobal(state, view, service, managed, input, plan);
     const serviceWaiting = waitingTasks(service, tasks);
     if (serviceWaiting.length > 0) waiting.push({ service, tasks: serviceWaiting });

@@ -1,14 +1,16 @@
 // The service controllers: replicated services keep slots 1..replicas (scaling down removes the
 // highest slots); global services keep one task per eligible node (nodes joining get one, tasks on
 // nodes that stop qualifying are shut down, down nodes' tasks orphaned). Both then share slot
-// maintenance and rolling updates (slots.ts). Tasks of removed services are shut down by the store.
+// maintenance and rolling updates (slots.ts); a converged replicated service is then rebalanced
+// (rebalance.ts). Tasks of removed services are shut down by the store.
 
 import { planGlobal, type GlobalRemovalCause } from '../scheduler/index.ts';
 import { isTerminal, type StateView } from '../state/index.ts';
 import type { CommandShutdownCause, NodeId, Service, Task } from '../state/types.ts';
 import type { ReconcileInput } from './config.ts';
 import type { Plan } from './plan.ts';
-import { maintainSlots, progressUpdate, type Slot } from './slots.ts';
+import type { RebalancePass } from './rebalance.ts';
+import { activeUpdate, maintainSlots, progressUpdate, type Slot } from './slots.ts';
 import type { StoreSchedulerView } from './view.ts';
 
 /** Why a global task is shut down, by why its node no longer qualifies (down or removed nodes orphan). */
@@ -38,13 +40,21 @@ function sortByAge(tasks: Task[]): Task[] {
   return tasks;
 }
 
-/** `tasks` are the service's tasks in the store (state.tasksOfService), read once per pass. */
-export function reconcileReplicated(state: StateView, service: Service, tasks: readonly Task[], replicas: number, input: ReconcileInput, plan: Plan): void {
+/**
+ * `tasks` are the service's tasks in the store (state.tasksOfService), read once per pass.
+ * `rebalance`: this pass's rebalancing, null when it is off.
+ */
+export function reconcileReplicated(
+  state: StateView, service: Service, tasks: readonly Task[], replicas: number, input: ReconcileInput, plan: Plan, rebalance: RebalancePass | null,
+): void {
   const bySlot = new Map<number, Task[]>();
+  let beyondReplicas = false;
   for (const t of tasks) {
     if (t.slot === null) continue;
     if (t.slot > replicas) {
-      if (t.desiredState === 'running' && !isTerminal(t.observedState)) plan.shutdown(t.id, 'scale-down');
+      if (isTerminal(t.observedState)) continue;
+      beyondReplicas = true;
+      if (t.desiredState === 'running') plan.shutdown(t.id, 'scale-down');
       continue;
     }
     const list = bySlot.get(t.slot) ?? [];
@@ -56,8 +66,11 @@ export function reconcileReplicated(state: StateView, service: Service, tasks: r
     const slotTasks = bySlot.get(slot);
     slots.push({ key: String(slot), tasks: slotTasks === undefined ? [] : sortByAge(slotTasks), slot, nodeId: null });
   }
-  const outdated = maintainSlots(state, service, slots, input, plan);
+  const tally = rebalance === null ? null : rebalance.tally;
+  tally?.reset();
+  const outdated = maintainSlots(state, service, slots, input, plan, tally);
   progressUpdate(service, slots, outdated, input, plan);
+  if (rebalance !== null && !beyondReplicas && rebalance.wanted() && activeUpdate(service) === null) rebalance.service(service, slots, plan);
 }
 
 export function reconcileGlobal(state: StateView, view: StoreSchedulerView, service: Service, tasks: readonly Task[], input: ReconcileInput, plan: Plan): void {

@@ -2,12 +2,13 @@
 // slot is a node): exactly one live task per slot, replaced by the restart policy when it ends, moved
 // off down and drained nodes, and replaced batch by batch during a rolling update (stop-first or
 // start-first, `parallelism` slots at a time, `delay` between batches, failure ratio checked with
-// its action). Everything is derived from the store on every pass: a new leader continues an update
-// exactly where the old one left it, and nothing is done twice.
+// its action), and, in a replicated slot, a rebalancing move carried out start-first like an update
+// (rebalance.ts decides it). Everything is derived from the store on every pass: a new leader
+// continues an update or a move exactly where the old one left it, and nothing is done twice.
 
 import { isTerminal, type StateView } from '../state/index.ts';
 import type { NewTask } from '../state/commands.ts';
-import type { CommandShutdownCause, NodeId, Service, Task, TaskId, UpdateConfig } from '../state/types.ts';
+import type { ClusterNode, CommandShutdownCause, NodeId, Service, Task, TaskId, UpdateConfig } from '../state/types.ts';
 import type { ReconcileInput } from './config.ts';
 import type { Plan } from './plan.ts';
 import { endedOnItsOwn, restartDecision } from './restart.ts';
@@ -25,7 +26,7 @@ export interface Slot {
 }
 
 /** The task to create when the slot needs one. */
-function newTask(service: Service, slot: Slot, id: string, restartCount: number): NewTask {
+export function newTask(service: Service, slot: Slot, id: string, restartCount: number): NewTask {
   return { id: id as TaskId, serviceId: service.id, slot: slot.slot, nodeId: slot.nodeId, specVersion: service.specVersion, restartCount };
 }
 
@@ -43,25 +44,80 @@ export function activeUpdate(service: Service): { config: UpdateConfig; rollback
 }
 
 /**
- * Keep each slot healthy. Returns the slots whose only live task runs an older spec version, which
- * the update controller may replace.
+ * What maintainSlots saw of a replicated service's slots, for its rebalancing (rebalance.ts), taken
+ * in the same look at each slot's tasks. Reused from service to service (reset() first); its node
+ * list keeps its room, so a pass allocates nothing here once the largest service has been seen.
  */
-export function maintainSlots(state: StateView, service: Service, slots: readonly Slot[], input: ReconcileInput, plan: Plan): Slot[] {
+export class SlotTally {
+  /** The node of each converged slot's one task, and of each stopping slot's running task: the first `nodeCount`. */
+  readonly nodes: ClusterNode[] = [];
+  nodeCount = 0;
+  /** Moves in flight before their replacement runs (or in the pass it does): older task, then newer, pair after pair. */
+  readonly pairs: Task[] = [];
+  /** Slots running one task while a move stops another (the task it replaced, or a withdrawn replacement). */
+  stopping = 0;
+  /** Slots in any other state than converged (one live task, running the current spec version, nothing else not ended), stopping or moving. */
+  unsettled = 0;
+
+  reset(): void {
+    this.nodeCount = 0;
+    if (this.pairs.length > 0) this.pairs.length = 0;
+    this.stopping = 0;
+    this.unsettled = 0;
+  }
+}
+
+/**
+ * Keep each slot healthy. Returns the slots whose only live task runs an older spec version, which
+ * the update controller may replace. `tally`: filled for rebalancing (replicated services only).
+ */
+export function maintainSlots(state: StateView, service: Service, slots: readonly Slot[], input: ReconcileInput, plan: Plan, tally: SlotTally | null = null): Slot[] {
   const outdated: Slot[] = [];
   const startFirst = activeUpdate(service)?.config.order === 'start-first';
+  const moves = input.config.rebalance;
   for (const slot of slots) {
     const live: Task[] = [];
-    for (const t of slot.tasks) if (isLive(t) && !leaveNode(state, t, plan)) live.push(t);
+    let node: ClusterNode | null = null;
+    // Not ended, asked to stop: by a move (1), for any other reason (2).
+    let stopping = 0;
+    for (const t of slot.tasks) {
+      if (t.desiredState !== 'running') {
+        if (tally !== null && !isTerminal(t.observedState)) stopping |= t.shutdownCause === 'rebalance' ? 1 : 2;
+        continue;
+      }
+      if (isTerminal(t.observedState)) continue;
+      const on = stayingOn(state, t, plan);
+      if (on === undefined) continue;
+      node = on;
+      live.push(t);
+    }
     if (live.length === 0) {
+      if (tally !== null) tally.unsettled++;
       refill(service, slot, input, plan);
       continue;
     }
+    const move = moves && live.length === 2 && slot.slot !== null ? keptInMove(live, service.specVersion) : null;
     // Planted bug doubleSlot: the one-live-task-per-slot check is off by one, so a second task stays.
-    const keep = input.config.bugs.doubleSlot && live.length === 2 ? live : chooseKept(live, service.specVersion, startFirst);
-    if (keep !== live) for (const t of live) if (!keep.includes(t)) plan.shutdown(t.id, droppedCause(t, keep, service.specVersion));
+    const keep = input.config.bugs.doubleSlot && live.length === 2 ? live : move ?? chooseKept(live, service.specVersion, startFirst);
+    if (keep !== live) for (const t of live) if (!keep.includes(t)) plan.shutdown(t.id, move !== null ? 'rebalance' : droppedCause(t, keep, service.specVersion));
     if (noneOfVersion(keep, service.specVersion)) outdated.push(slot);
+    if (tally !== null) tallySlot(tally, live, keep === live && move === null ? node : null, move !== null, stopping);
   }
   return outdated;
+}
+
+/** `settledOn`: the node of the slot's one live task when maintainSlots keeps it as it is (running, current). */
+function tallySlot(tally: SlotTally, live: Task[], settledOn: ClusterNode | null, moving: boolean, stopping: number): void {
+  if (stopping > 1) {
+    tally.unsettled++;
+  } else if (moving) {
+    tally.pairs.push(live[0]!, live[1]!);
+  } else if (settledOn === null || live.length !== 1) {
+    tally.unsettled++;
+  } else {
+    if (stopping === 1) tally.stopping++;
+    tally.nodes[tally.nodeCount++] = settledOn;
+  }
 }
 
 function noneOfVersion(tasks: readonly Task[], specVersion: number): boolean {
@@ -69,19 +125,22 @@ function noneOfVersion(tasks: readonly Task[], specVersion: number): boolean {
   return true;
 }
 
-/** Orphan a task whose node is gone or down, drain one off a drained node. True when it leaves. */
-function leaveNode(state: StateView, task: Task, plan: Plan): boolean {
-  if (task.nodeId === null) return false;
+/**
+ * Orphan a task whose node is gone or down, drain one off a drained node: then undefined (it
+ * leaves). Otherwise the node it stays on, null while it has none.
+ */
+function stayingOn(state: StateView, task: Task, plan: Plan): ClusterNode | null | undefined {
+  if (task.nodeId === null) return null;
   const node = state.node(task.nodeId);
   if (node === null || node.status === 'down') {
     plan.orphan(task.id, node === null ? `node ${task.nodeId} was removed` : `node ${node.id} is down`);
-    return true;
+    return undefined;
   }
   if (node.availability === 'drain') {
     plan.shutdown(task.id, 'drain');
-    return true;
+    return undefined;
   }
-  return false;
+  return node;
 }
 
 /**
@@ -100,6 +159,18 @@ function chooseKept(live: Task[], specVersion: number, startFirst: boolean): Tas
   }
   const anyRunning = live.filter(isRunning);
   return [anyRunning.length > 0 ? newest(anyRunning) : newest(live)];
+}
+
+/**
+ * A rebalancing move in a replicated slot (rebalance.ts): a running task and a newer one of the same,
+ * current spec version, its replacement. While the replacement starts both stay (start-first); once
+ * it runs, it alone stays and the other is shut down (cause rebalance). Null for any other pair.
+ * With rebalancing off such a pair is two live tasks in one slot, and one of them goes as a duplicate.
+ */
+function keptInMove(live: Task[], specVersion: number): Task[] | null {
+  const [older, newer] = live as [Task, Task];
+  if (older.specVersion !== specVersion || newer.specVersion !== specVersion || !isRunning(older)) return null;
+  return isRunning(newer) ? [newer] : live;
 }
 
 /**

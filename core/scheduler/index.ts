@@ -1,8 +1,10 @@
 // The public surface of the scheduler: placement as pure functions of (cluster view, service,
-// tasks) to decisions, the constraint language, the view it reads, and the global-service plan.
+// tasks) to decisions, the constraint language, the view it reads, the global-service plan, and
+// the moves that rebalance a replicated service.
 export { schedule, maxBatchTasks } from './scheduler.ts';
 export type { Decision } from './scheduler.ts';
 export { PassScheduler, defaultPassSchedulerOptions, type PassSchedulerOptions } from './pass.ts';
+export { Rebalancer, type RebalanceMove } from './rebalance.ts';
 export {
   parseConstraint, parseConstraints, parseSpread, matches, matchesAll, attributeValue, isLabelKey, constraintForms, preferenceForms,
   constraintLimits, labelKeyRule,

@@ -171,14 +171,17 @@ export type DesiredTaskState = 'running' | 'shutdown';
  * - scale-down: its slot is above the replica count;
  * - drain: its node is being drained;
  * - ineligible: a global service's node no longer satisfies the service's constraints;
- * - duplicate: its slot (or node) keeps another live task.
+ * - duplicate: its slot (or node) keeps another live task;
+ * - rebalance: a rebalancing move replaces it by a task of the same spec version on a less loaded
+ *   node (stopped once its replacement runs), or withdraws that replacement (it landed where it
+ *   would not even out the service, or could not be placed).
  * The store sets the other two itself: service-removed (service-remove), node-removed (node-remove).
  * A task the reconciler gives up on because its node is down is orphaned (a report), not shut down.
  */
-export type CommandShutdownCause = 'update' | 'scale-down' | 'drain' | 'ineligible' | 'duplicate';
+export type CommandShutdownCause = 'update' | 'scale-down' | 'drain' | 'ineligible' | 'duplicate' | 'rebalance';
 export type ShutdownCause = CommandShutdownCause | 'service-removed' | 'node-removed';
 
-export const commandShutdownCauses: readonly CommandShutdownCause[] = ['update', 'scale-down', 'drain', 'ineligible', 'duplicate'];
+export const commandShutdownCauses: readonly CommandShutdownCause[] = ['update', 'scale-down', 'drain', 'ineligible', 'duplicate', 'rebalance'];
 export const shutdownCauses: readonly ShutdownCause[] = [...commandShutdownCauses, 'service-removed', 'node-removed'];
 
 export interface Task {

@@ -172,9 +172,9 @@ test('a task is shut down for a known cause, which it keeps; the store gives its
   const state = cluster();
   applyAll(state, [createTasks('s-12', [{ id: 'w1' }, { id: 'w2' }, { id: 'w3' }]), assign([['w1', 'n1'], ['w2', 'n2']])]);
   const shutdown = (cause: unknown, taskId = 'w1') => ({ type: 'task-set-desired', changes: [{ taskId: tid(taskId), desiredState: 'shutdown', cause }], atUs: 6 }) as StateCommand;
-  refused(state, shutdown('bored'), 'invalid-argument', 'cause must be one of update, scale-down, drain, ineligible, duplicate; got "bored"');
-  refused(state, shutdown(undefined), 'invalid-argument', 'cause is required to shut a task down: one of update, scale-down, drain, ineligible, duplicate');
-  refused(state, shutdown('service-removed'), 'invalid-argument', 'cause must be one of update, scale-down, drain, ineligible, duplicate; got "service-removed"');
+  refused(state, shutdown('bored'), 'invalid-argument', 'cause must be one of update, scale-down, drain, ineligible, duplicate, rebalance; got "bored"');
+  refused(state, shutdown(undefined), 'invalid-argument', 'cause is required to shut a task down: one of update, scale-down, drain, ineligible, duplicate, rebalance');
+  refused(state, shutdown('service-removed'), 'invalid-argument', 'cause must be one of update, scale-down, drain, ineligible, duplicate, rebalance; got "service-removed"');
   refused(state, { type: 'task-set-desired', changes: [{ taskId: tid('w1'), desiredState: 'running', cause: 'update' }], atUs: 6 } as unknown as StateCommand,
     'invalid-argument', 'cause is given only to shut a task down (desiredState shutdown), got "update" with desiredState running');
   assert.equal(state.task(tid('w1'))!.shutdownCause, null);
