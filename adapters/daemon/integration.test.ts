@@ -82,7 +82,7 @@ test('a lost worker machine (kill -9 of its daemon and its task process groups):
 
 // The bound: the rebalancer waits for a returning node to stay unchanged 10 s (core/reconciler
 // rebalanceCooldownUs), then moves one task at a time, start-first.
-test('when the lost worker returns on its data directory, the service comes back to balance (2 and 2)', { timeout: 60_000, todo: 'rebalancing lands in core/reconciler' }, () => cluster.diagnose(async () => {
+test('when the lost worker returns on its data directory, the service comes back to balance (2 and 2)', { timeout: 60_000 }, () => cluster.diagnose(async () => {
   cluster.startWorker('w1');
   await until('w1 ready again', async () => (await cluster.client().call('NodeInspect', { id: 'w1', leaderOnly: true })).node.status === 'ready', 20_000);
   const counts = await waitForRunning('the service back to 2 tasks per worker', 4, (c) => c.w1 === 2 && c.w2 === 2, 35_000);
