@@ -22,6 +22,7 @@ import type { AppliedCommand } from '../grpc/api-events.ts';
 import type { ManagerAddress } from '../grpc/api-types.ts';
 import { resolveOptions, serverOptions, silentLogger, type TransportLogger } from '../grpc/options.ts';
 import { RaftTransport } from '../grpc/raft-transport.ts';
+import { bindServer, shutdownServer } from '../grpc/server.ts';
 import { addWorkerService } from '../grpc/worker-service.ts';
 import { DaemonMetrics, HealthServer, ManagerReadiness, notReady, type RaftSample } from '../observability/index.ts';
 import { openStorage, type StorageOptions, type WalStorage } from '../storage/index.ts';
@@ -69,9 +70,12 @@ export const daemonManagerConfig: ManagerConfig = {
 
 const nowUs = (): number => Date.now() * 1000;
 
+/** Bound on calls in flight finishing when the manager's server shuts down. */
+const SERVER_CLOSE_TIMEOUT_MS = 1000;
+
 function bind(server: grpc.Server, address: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(new Error(`cannot listen on ${address}: ${err.message}`)) : resolve(port)));
+  return bindServer(server, address, grpc.ServerCredentials.createInsecure()).catch((error: Error) => {
+    throw new Error(`cannot listen on ${address}: ${error.message}`);
   });
 }
 
@@ -332,16 +336,7 @@ export class ManagerProcess {
       this.draining ??= 'stopping';
       await this.api.close();
       await this.transport.close();
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          this.grpcServer.forceShutdown();
-          resolve();
-        }, 1000);
-        this.grpcServer.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      await shutdownServer(this.grpcServer, SERVER_CLOSE_TIMEOUT_MS);
       await this.server.stop();
       await this.storage.close();
       await this.health?.close();

@@ -28,7 +28,8 @@ import {
 } from './api-service.ts';
 import type { ApiRequest, ManagerAddress, Served, UnaryMethod } from './api-types.ts';
 import { buildWrite, newObjectId, type WriteMethod } from './api-writes.ts';
-import { silentLogger, type TransportLogger } from './options.ts';
+import { positiveIntegerLimits, silentLogger, type TransportLogger } from './options.ts';
+import { bindServer, shutdownServer } from './server.ts';
 
 /** What the API needs of the manager it runs on. */
 export interface ApiManager {
@@ -121,17 +122,6 @@ export interface ApiServerStats {
 
 type Answer = { readonly ok: true; readonly body: Buffer } | { readonly ok: false; readonly status: Partial<grpc.StatusObject> };
 
-/** The limits of `options` over the defaults, each checked to be a positive integer. */
-function resolveLimits(options: Partial<ApiServerLimits>): ApiServerLimits {
-  const limits: Record<string, number> = {};
-  for (const key of Object.keys(defaultApiServerLimits) as (keyof ApiServerLimits)[]) {
-    const value = options[key] ?? defaultApiServerLimits[key];
-    if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`api server ${key} must be a positive integer, got ${String(value)}`);
-    limits[key] = value;
-  }
-  return limits as unknown as ApiServerLimits;
-}
-
 export class ApiServer {
   private readonly manager: ApiManager;
   private readonly limits: ApiServerLimits;
@@ -151,7 +141,7 @@ export class ApiServer {
 
   constructor(private readonly options: ApiServerOptions) {
     this.manager = options.manager;
-    this.limits = resolveLimits(options);
+    this.limits = positiveIntegerLimits(defaultApiServerLimits, options, 'api server');
     this.sealer = new SecretSealer(options.secretKey);
     this.logger = options.logger ?? silentLogger;
     this.nowUs = options.nowUs ?? (() => Date.now() * 1000);
@@ -180,9 +170,7 @@ export class ApiServer {
   async start(): Promise<number> {
     if (!this.ownsServer) return 0;
     const credentials = this.options.serverCredentials ?? grpc.ServerCredentials.createInsecure();
-    const port = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(this.options.listen, credentials, (error, bound) => (error ? reject(error) : resolve(bound)));
-    });
+    const port = await bindServer(this.server, this.options.listen, credentials);
     this.logger.info({ node: this.manager.id, listen: this.options.listen, port }, 'client API listening');
     return port;
   }
@@ -204,16 +192,7 @@ export class ApiServer {
       for (const method of [...unaryMethods, EVENTS_METHOD]) this.server.unregister(methodPath(method));
       return;
     }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.server.forceShutdown();
-        resolve();
-      }, this.limits.closeTimeoutMs);
-      this.server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await shutdownServer(this.server, this.limits.closeTimeoutMs);
   }
 
   private served(): Served {

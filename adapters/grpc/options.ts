@@ -81,13 +81,19 @@ export interface ResolvedOptions extends RaftTransportLimits {
 export const FRAME_HEADER_MAX_BYTES = 16;
 const MIN_FRAME_BYTES = 1024;
 
-export function resolveOptions(options: RaftTransportOptions): ResolvedOptions {
-  const limits: RaftTransportLimits = { ...defaultLimits };
-  for (const key of Object.keys(defaultLimits) as (keyof RaftTransportLimits)[]) {
-    const value = options[key] ?? defaultLimits[key];
-    if (!Number.isInteger(value) || value <= 0) throw new RangeError(`raft transport ${key} must be a positive integer, got ${String(value)}`);
-    (limits as Record<keyof RaftTransportLimits, number>)[key] = value;
+/** Each limit of `defaults`, taken from `given` when set there, checked to be a positive integer; `owner` names it in errors. */
+export function positiveIntegerLimits<T extends object>(defaults: T, given: Partial<T>, owner: string): T {
+  const limits: Record<string, number> = {};
+  for (const key of Object.keys(defaults) as (keyof T & string)[]) {
+    const value = given[key] ?? defaults[key];
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) throw new RangeError(`${owner} ${key} must be a positive integer, got ${String(value)}`);
+    limits[key] = value;
   }
+  return limits as T;
+}
+
+export function resolveOptions(options: RaftTransportOptions): ResolvedOptions {
+  const limits = positiveIntegerLimits(defaultLimits, options, 'raft transport');
   if (limits.maxFrameBytes < MIN_FRAME_BYTES) throw new RangeError(`raft transport maxFrameBytes must be at least ${MIN_FRAME_BYTES}, got ${limits.maxFrameBytes}`);
   if (limits.maxQueueBytes < limits.maxFrameBytes) {
     throw new RangeError(`raft transport maxQueueBytes (${limits.maxQueueBytes}) must be at least maxFrameBytes (${limits.maxFrameBytes}) so any sendable message can be queued`);

@@ -22,6 +22,7 @@ import { Inbound, type InboundStats } from './inbound.ts';
 import { resolveOptions, serverOptions, type RaftTransportOptions, type ResolvedOptions } from './options.ts';
 import { PeerLink, type PeerStats } from './peer-link.ts';
 import { RAFT_STREAM_PATH, raftServiceDefinition } from './raft-service.ts';
+import { bindServer, shutdownServer } from './server.ts';
 
 export interface RaftTransportStats extends InboundStats {
   readonly id: NodeId;
@@ -73,9 +74,7 @@ export class RaftTransport {
       return 0;
     }
     this.state = 'starting';
-    const port = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(this.options.listen, this.options.serverCredentials, (error, bound) => (error ? reject(error) : resolve(bound)));
-    });
+    const port = await bindServer(this.server, this.options.listen, this.options.serverCredentials);
     if (this.closing !== null) return port; // close() was called while binding
     this.state = 'started';
     this.options.logger.info({ node: this.options.id, listen: this.options.listen, port }, 'raft transport listening');
@@ -152,22 +151,9 @@ export class RaftTransport {
     const links = [...this.links.values()];
     await Promise.all([...links.map((link) => link.close(this.options.closeTimeoutMs)), ...this.retiring]);
     if (!this.ownsServer) this.server.unregister(RAFT_STREAM_PATH);
-    else if (wasListening) await this.shutdownServer();
+    else if (wasListening) await shutdownServer(this.server, this.options.closeTimeoutMs);
     else this.server.forceShutdown();
     this.options.logger.info({ node: this.options.id }, 'raft transport closed');
-  }
-
-  private shutdownServer(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.server.forceShutdown();
-        resolve();
-      }, this.options.closeTimeoutMs);
-      this.server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
   }
 
   private deliver(message: Message): void {
