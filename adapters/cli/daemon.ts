@@ -8,7 +8,7 @@
 // directory refuses to start instead of founding a second cluster.
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ManagerProcess } from '../daemon/manager-process.ts';
@@ -16,6 +16,8 @@ import * as grpc from '@grpc/grpc-js';
 import { ApiClient } from '../grpc/api-client.ts';
 import { ApiError } from '../grpc/api-errors.ts';
 import { joinProof, SECRET_KEY_BYTES } from '../grpc/api-secrets.ts';
+import { splitAddress } from '../daemon/address.ts';
+import { hasManagerState, keyFileOf, readKey, writeKey } from './data-dir.ts';
 import type { ManagerAddress } from '../grpc/api-types.ts';
 import { createLogging, ShutdownCoordinator, standardSteps, type DaemonLogging, type NodeRole } from '../observability/index.ts';
 import { defaultSessionConfig, WorkerProcess } from '../daemon/worker-process.ts';
@@ -112,35 +114,8 @@ function managerOptions(command: Command): Command {
 /** The metrics address: given, or the listen host with the port + 5000 (4240 → 9240). */
 function metricsAddress(listen: string, given: string | undefined): string {
   if (given !== undefined) return given;
-  const at = listen.lastIndexOf(':');
-  const port = Number(listen.slice(at + 1));
-  return `${listen.slice(0, at)}:${port === 0 ? 0 : (port + 5000) % 65536}`;
-}
-
-/** The cluster key in a manager's data directory. */
-const KEY_FILE = 'cluster.key';
-
-/** A 32-byte key from a file: the raw bytes, or 64 hex digits, or base64 (surrounding whitespace ignored). */
-function readKey(path: string): Buffer {
-  const raw = readFileSync(path);
-  if (raw.length === SECRET_KEY_BYTES) return raw;
-  const text = raw.toString('utf8').trim();
-  if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, 'hex');
-  const decoded = Buffer.from(text, 'base64');
-  if (/^[A-Za-z0-9+/]+={0,2}$/.test(text) && decoded.length === SECRET_KEY_BYTES) return decoded;
-  throw new Error(`${path} does not hold a ${SECRET_KEY_BYTES}-byte key (raw, 64 hex digits or base64); make one with: head -c 32 /dev/urandom > ${path}`);
-}
-
-function writeKey(dataDir: string, key: Buffer): void {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const file = join(dataDir, KEY_FILE);
-  writeFileSync(`${file}.tmp`, key.toString('hex') + '\n', { mode: 0o600 });
-  renameSync(`${file}.tmp`, file);
-}
-
-/** Whether `dir` holds a manager's state (anything but a key left by an init that failed to start). */
-function hasManagerState(dir: string): boolean {
-  return existsSync(dir) && readdirSync(dir).some((name) => name !== KEY_FILE && name !== `${KEY_FILE}.tmp`);
+  const { host, port } = splitAddress(listen);
+  return `${host}:${port === 0 ? 0 : (port + 5000) % 65536}`;
 }
 
 function daemonLogging(io: CliIo, nodeId: string, role: NodeRole): DaemonLogging {
@@ -203,7 +178,7 @@ function startManager(io: CliIo, raw: ManagerRaw, bootstrap: string[] | null, ke
     // A hybrid node: this manager also runs tasks, with a worker talking to every manager, itself included.
     const worker = new WorkerProcess({
       id: raw.id, clusterId: raw.clusterId, managers: manager.managers(), stateDir: join(raw.dataDir, 'worker'), heartbeatMs: 500, session: defaultSessionConfig,
-      registration: { name: raw.id, address: hostOf(manager.address()), role: 'hybrid', resources: { cpuMillis: raw.cpuMillis, memoryBytes: raw.memoryMb * 1024 * 1024 }, labels: raw.label ?? {} },
+      registration: { name: raw.id, address: splitAddress(manager.address()).host, role: 'hybrid', resources: { cpuMillis: raw.cpuMillis, memoryBytes: raw.memoryMb * 1024 * 1024 }, labels: raw.label ?? {} },
       logger: logging.logger,
     });
     await worker.start();
@@ -220,9 +195,6 @@ function startManager(io: CliIo, raw: ManagerRaw, bootstrap: string[] | null, ke
   return runUntilSignal(io, logging, started, `${raw.role} ${raw.id}`);
 }
 
-function hostOf(address: string): string {
-  return address.slice(0, address.lastIndexOf(':'));
-}
 
 /** `HOST:PORT,...` */
 function parseAddresses(text: string): string[] {
@@ -268,7 +240,7 @@ export function addDaemonCommands(program: Command, io: CliIo, setExit: (code: P
       try {
         if (raw.secretKeyFile !== undefined) key = readKey(raw.secretKeyFile);
         else if (peers.length > 0) return usage(io, setExit, '--peers needs --secret-key-file: every initial manager must seal secrets with the same key (make one with: head -c 32 /dev/urandom > cluster.key)');
-        else key = existsSync(join(raw.dataDir, KEY_FILE)) ? readKey(join(raw.dataDir, KEY_FILE)) : randomBytes(SECRET_KEY_BYTES);
+        else key = existsSync(keyFileOf(raw.dataDir)) ? readKey(keyFileOf(raw.dataDir)) : randomBytes(SECRET_KEY_BYTES);
       } catch (error) {
         return usage(io, setExit, `--secret-key-file: ${(error as Error).message}`);
       }
@@ -284,7 +256,7 @@ export function addDaemonCommands(program: Command, io: CliIo, setExit: (code: P
       if (!hasManagerState(raw.dataDir)) return usage(io, setExit, `--data-dir ${raw.dataDir} holds no manager state; start a new cluster with warren cluster init`);
       let key: Buffer;
       try {
-        key = readKey(join(raw.dataDir, KEY_FILE));
+        key = readKey(keyFileOf(raw.dataDir));
       } catch (error) {
         return usage(io, setExit, `the cluster key in --data-dir ${raw.dataDir} cannot be read: ${(error as Error).message}`);
       }

@@ -5,15 +5,17 @@
 // and reports what happens to the cluster: the leader (and each change of leader), a daemon that
 // exits (with the command that starts it again) and one that comes back. Ctrl-C (or SIGTERM) stops
 // every daemon gracefully, then it exits.
-// Invariants: it never starts a daemon whose ports are in use by another of its own; it never
-// leaves children behind when it exits on a signal; all its output is progress for a person, and
-// `--json` prints one JSON line per event instead.
+// Invariants: the daemons' ports are laid out from --base-port so no two of its own collide; on a
+// signal it stops every daemon it started before it exits (their tasks keep running, and the
+// workers adopt them at the next start); all its output is progress for a person, and `--json`
+// prints one JSON line per event instead.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ApiClient } from '../grpc/api-client.ts';
+import { hasManagerState, keyFileOf } from './data-dir.ts';
 import type { CliIo } from './main.ts';
 
 interface UpOptions {
@@ -49,18 +51,22 @@ function port(text: string): number {
   return n;
 }
 
+/** Manager i's --listen address: base + 10 i. */
+function managerListen(o: UpOptions, i: number): string {
+  return `127.0.0.1:${o.basePort + i * 10}`;
+}
+
 /** The daemons of a cluster laid out under `dir`: manager i listens on base + 10 i, its metrics on + 1; worker j's metrics on base + 100 + 10 j. */
 function plan(o: UpOptions): Member[] {
   const dir = resolve(o.dir);
-  const listen = (i: number) => `127.0.0.1:${o.basePort + i * 10}`;
+  const listen = (i: number) => managerListen(o, i);
   const ids = Array.from({ length: o.managers }, (_, i) => `m${i + 1}`);
-  const existing = (id: string) => existsSync(join(dir, id)) && readdirSync(join(dir, id)).some((f) => f !== 'cluster.key');
-  const key = join(dir, 'm1', 'cluster.key');
+  const key = keyFileOf(join(dir, 'm1'));
   const members: Member[] = ids.map((id, i) => {
     const common = ['--id', id, '--data-dir', join(dir, id), '--listen', listen(i), '--metrics-listen', `127.0.0.1:${o.basePort + i * 10 + 1}`];
     const first = i === 0 ? ['cluster', 'init', ...common] : ['manager', 'join', ...common, '--join', listen(0), '--secret-key-file', key];
     const restart = ['manager', 'start', ...common];
-    return { id, kind: 'manager', args: existing(id) ? restart : first, restartArgs: restart, log: join(dir, 'logs', `${id}.log`), child: null };
+    return { id, kind: 'manager', args: hasManagerState(join(dir, id)) ? restart : first, restartArgs: restart, log: join(dir, 'logs', `${id}.log`), child: null };
   });
   const managerList = ids.map((id, i) => `${id}=${listen(i)}`).join(',');
   for (let j = 0; j < o.workers; j++) {
@@ -107,7 +113,7 @@ async function up(io: CliIo, o: UpOptions): Promise<number> {
     return child;
   };
 
-  const addresses = members.filter((m) => m.kind === 'manager').map((_, i) => `127.0.0.1:${o.basePort + i * 10}`);
+  const addresses = members.filter((m) => m.kind === 'manager').map((_, i) => managerListen(o, i));
   const client = new ApiClient({ addresses, timeoutMs: 2000, connectTimeoutMs: 500 });
   const info = async () => {
     try {

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { defaultManagerConfig, Manager, type ManagerConfig, type ProposeCallback } from '../../core/manager/manager.ts';
 import { ManagerEndpoint, type EndpointHost } from '../../core/manager/endpoint.ts';
-import { nodeId, type ConfEntryData, type NodeId, type RaftNode } from '../../core/raft/index.ts';
+import { nodeId, type ConfEntryData, type ConfState, type NodeId, type RaftNode } from '../../core/raft/index.ts';
 import type { StateCommand, TaskState } from '../../core/state/index.ts';
 import type { ApiFailure } from '../grpc/api-errors.ts';
 import { ApiServer, apiServerOptions, defaultApiServerLimits, type ApiManager } from '../grpc/api-server.ts';
@@ -26,6 +26,7 @@ import { bindServer, shutdownServer } from '../grpc/server.ts';
 import { addWorkerService } from '../grpc/worker-service.ts';
 import { DaemonMetrics, HealthServer, ManagerReadiness, notReady, type RaftSample } from '../observability/index.ts';
 import { openStorage, type StorageOptions, type WalStorage } from '../storage/index.ts';
+import { splitAddress } from './address.ts';
 import { defaultRaftServerOptions, RaftServer, type RaftServerOptions } from './raft-server.ts';
 
 export interface ManagerProcessOptions {
@@ -101,9 +102,6 @@ function writeManagersFile(dataDir: string, book: Record<string, string>): void 
   renameSync(`${file}.tmp`, file);
 }
 
-function hostOf(address: string): string {
-  return address.slice(0, address.lastIndexOf(':'));
-}
 
 export class ManagerProcess {
   readonly manager: Manager;
@@ -121,10 +119,12 @@ export class ManagerProcess {
   private draining: string | null = null;
   private stopping: Promise<void> | null = null;
   private readonly log: TransportLogger;
+  private readonly raftOptions: RaftServerOptions;
   private ticks = 0;
 
   private constructor(readonly id: string, private readonly options: ManagerProcessOptions, storage: WalStorage, recovered: Awaited<ReturnType<typeof openStorage>>['recovered']) {
     this.log = options.logger ?? silentLogger;
+    this.raftOptions = { ...daemonRaftOptions, ...options.raft };
     this.storage = storage;
     const self = nodeId(id);
     for (const [peer, address] of Object.entries(readManagersFile(options.dataDir))) this.addresses.set(nodeId(peer), address);
@@ -179,7 +179,7 @@ export class ManagerProcess {
         this.log.info({ event: 'role', role, term: manager.term() }, `raft role ${role}`);
       },
       afterLoop: () => manager.deliverAnswers(),
-    }, { ...daemonRaftOptions, ...options.raft }, {
+    }, this.raftOptions, {
       fatal: (error) => this.log.error({ event: 'storage-failed', error: error.message }, 'storage failed; writes refused until restart'),
       diskFull: (full) => (full
         ? this.log.error({ event: 'disk-full', dataDir: options.dataDir }, 'disk full: writes are held until space is freed; reads are still served')
@@ -244,11 +244,11 @@ export class ManagerProcess {
       await daemon.api.start();
       const port = await bind(daemon.grpcServer, options.listen);
       daemon.boundPorts = { ...daemon.boundPorts, listen: port };
-      daemon.addresses.set(nodeId(options.id), options.advertise ?? `${hostOf(options.listen)}:${port}`);
+      daemon.addresses.set(nodeId(options.id), options.advertise ?? `${splitAddress(options.listen).host}:${port}`);
       daemon.peersChanged();
       if (options.metricsListen !== undefined && options.metricsListen !== null) {
         daemon.health = daemon.healthServer(options.metricsListen);
-        daemon.boundPorts = { ...daemon.boundPorts, metrics: await daemon.health.start(Number(options.metricsListen.slice(options.metricsListen.lastIndexOf(':') + 1))) };
+        daemon.boundPorts = { ...daemon.boundPorts, metrics: await daemon.health.start(splitAddress(options.metricsListen).port) };
       }
     } catch (error) {
       await daemon.stop();
@@ -323,8 +323,7 @@ export class ManagerProcess {
       const result = this.server.operate((node) => node.transferLeadership(target.id));
       if (!result.ok && result.code !== 'transfer-in-progress') throw new Error(`leadership transfer to ${target.id} refused: ${result.message}`);
       this.log.info({ event: 'transfer-leadership', to: target.id }, `handing leadership to ${target.id}`);
-      const raft = { ...daemonRaftOptions, ...this.options.raft };
-      const until = Date.now() + 2 * raft.tickMs * raft.electionTicks;
+      const until = Date.now() + 2 * this.raftOptions.tickMs * this.raftOptions.electionTicks;
       while (this.isLeader() && !signal.aborted && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
     }
     if (this.isLeader()) throw new Error('still the leader: the hand-over was aborted');
@@ -346,14 +345,10 @@ export class ManagerProcess {
 
   /** The leader's side of a manager joining: the address recorded, the learner added and applied. */
   private async join(id: NodeId, address: string): Promise<{ readonly ok: true; readonly managers: readonly ManagerAddress[] } | { readonly ok: false; readonly failure: ApiFailure }> {
-    const members = () => {
-      const conf = this.server.node.status().conf;
-      return [...conf.voters, ...conf.learners].sort().map((m) => this.managerAddress(m));
-    };
     const conf = this.server.node.status().conf;
     if (conf.voters.includes(id) || conf.learners.includes(id)) {
       const known = this.addresses.get(id);
-      if (known === address) return { ok: true, managers: members() }; // a retried join
+      if (known === address) return { ok: true, managers: this.memberAddresses() }; // a retried join
       return { ok: false, failure: { code: grpc.status.FAILED_PRECONDITION, message: `manager ${id} is already a member, at ${known ?? 'an unknown address'}; remove it first or pick another id` } };
     }
     const taken = [...this.addresses].find(([other, at]) => at === address && other !== id);
@@ -368,7 +363,7 @@ export class ManagerProcess {
     const deadline = Date.now() + JOIN_TIMEOUT_MS;
     while (this.server.appliedTo() < result.index && Date.now() < deadline && this.isLeader()) await new Promise((r) => setTimeout(r, 10));
     const now = this.server.node.status().conf;
-    if (this.server.appliedTo() >= result.index && (now.learners.includes(id) || now.voters.includes(id))) return { ok: true, managers: members() };
+    if (this.server.appliedTo() >= result.index && (now.learners.includes(id) || now.voters.includes(id))) return { ok: true, managers: this.memberAddresses() };
     return { ok: false, failure: { code: grpc.status.UNAVAILABLE, outcome: 'unknown', message: `outcome unknown: manager ${id}'s addition was proposed at index ${result.index} but not seen applied (leadership changed or the cluster is slow); join again: a join that took effect is accepted again` } };
   }
 
@@ -427,6 +422,11 @@ export class ManagerProcess {
     return { term: status.term, role: status.role, leader: status.leader, commit: status.commit, applied: this.server.appliedTo() };
   }
 
+  /** Every member (voters and learners), sorted, with its address. */
+  private memberAddresses(conf: ConfState = this.server.node.status().conf): ManagerAddress[] {
+    return [...conf.voters, ...conf.learners].sort().map((m) => this.managerAddress(m));
+  }
+
   private managerAddress(id: NodeId): ManagerAddress {
     return { id, apiAddress: this.addresses.get(id) ?? null };
   }
@@ -447,13 +447,12 @@ export class ManagerProcess {
       },
       info: () => {
         const status = this.server.node.status();
-        const members = [...status.conf.voters, ...status.conf.learners].sort();
         return {
           clusterId: this.options.clusterId,
           term: status.term,
           commitIndex: status.commit,
           appliedIndex: this.server.appliedTo(),
-          managers: members.map((m) => this.managerAddress(m)),
+          managers: this.memberAddresses(status.conf),
         };
       },
     };
@@ -462,7 +461,7 @@ export class ManagerProcess {
   private healthServer(listen: string): HealthServer {
     return new HealthServer({
       nodeId: this.id,
-      host: hostOf(listen),
+      host: splitAddress(listen).host,
       metrics: this.metrics,
       logger: this.log,
       ready: () => {

@@ -13,7 +13,8 @@ import type { WorkerRegistration } from '../../core/manager/worker-protocol.ts';
 import { nodeId, type NodeId } from '../../core/raft/index.ts';
 import { WorkerClient } from '../grpc/worker-service.ts';
 import { silentLogger, type TransportLogger } from '../grpc/options.ts';
-import { DaemonMetrics, HealthServer, workerReadiness } from '../observability/index.ts';
+import { splitAddress } from './address.ts';
+import { component, DaemonMetrics, HealthServer, workerReadiness } from '../observability/index.ts';
 import { ProcessRuntime } from '../runtime/process/index.ts';
 
 export interface WorkerProcessOptions {
@@ -119,22 +120,20 @@ export class WorkerProcess {
       const listen = this.options.metricsListen;
       this.health = new HealthServer({
         nodeId: this.options.id,
-        host: listen.slice(0, listen.lastIndexOf(':')),
+        host: splitAddress(listen).host,
         metrics: this.metrics,
         ready: () => workerReadiness(this.connected(), this.lastAnswerFrom),
         checks: {
           components: {
-            managers: () => ({
-              healthy: this.connected(),
-              problems: this.connected() ? [] : [`no answer from any manager for ${((nowUs() - this.lastAnswerUs) / 1e6).toFixed(1)} s`],
-              warnings: [],
-              details: { lastAnswerFrom: this.lastAnswerFrom, managers: this.managerIds },
-            }),
-            runtime: () => ({ healthy: true, problems: [], warnings: [], details: { tasks: this.runtime.list().length } }),
+            // Unhealthy while no manager answers; the tasks the runtime holds are reported beside it.
+            managers: () => component(
+              { lastAnswerFrom: this.lastAnswerFrom, managers: this.managerIds, tasks: this.runtime.list().length },
+              this.connected() ? [] : [`no answer from any manager for ${((nowUs() - this.lastAnswerUs) / 1e6).toFixed(1)} s`],
+            ),
           },
         },
       });
-      await this.health.start(Number(listen.slice(listen.lastIndexOf(':') + 1)));
+      await this.health.start(splitAddress(listen).port);
     }
     this.session.heartbeat();
     this.heartbeatTimer = setInterval(() => {
