@@ -10,11 +10,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePorts, waitFor } from '../adapters/daemon/process-cluster.ts';
 import { ApiClient, type ApiClientOptions } from '../adapters/grpc/api-client.ts';
 import type { ClusterInfoResponse } from '../adapters/grpc/api-types.ts';
+
+// The waiting and port helpers are the integration tests' (adapters/daemon/process-cluster.ts).
+export { freePorts, sleep, waitFor } from '../adapters/daemon/process-cluster.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Cleanup whatever happens
@@ -65,28 +68,6 @@ export function liveResources(): { readonly children: number; readonly directori
 
 // ---------------------------------------------------------------------------------------------
 // Ports
-
-/**
- * `count` distinct free loopback ports: all are bound at once (port 0, the OS picks) and then
- * released, so they differ from each other; another process could still take one before it is
- * used, which the caller sees as a child that fails to listen.
- */
-export async function freePorts(count: number, host = '127.0.0.1'): Promise<number[]> {
-  const servers: Server[] = [];
-  try {
-    for (let i = 0; i < count; i++) {
-      const server = createServer();
-      servers.push(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, host, () => resolve());
-      });
-    }
-    return servers.map((server) => (server.address() as { port: number }).port);
-  } finally {
-    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // One child process
@@ -215,38 +196,6 @@ export function processMemoryMb(pid: number): ProcessMemory {
 
 const round1 = (value: number): number => Math.round(value * 10) / 10;
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * Polls `check` every `everyMs` until it returns a value other than undefined (a check that throws
- * counts as not yet); throws naming `what` after `timeoutMs`, or at once with the error `fatal`
- * returns when it returns one.
- */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs: number,
-  options: { readonly everyMs?: number; readonly fatal?: () => Error | null } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown = null;
-  for (;;) {
-    const fatal = options.fatal?.() ?? null;
-    if (fatal !== null) throw fatal;
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() >= deadline) {
-      const why = lastError === null ? '' : ` (last error: ${(lastError as Error).message})`;
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
-    }
-    await sleep(options.everyMs ?? 50);
-  }
-}
-
 /** Prometheus text format → series → value (comments and malformed lines skipped). */
 export function parseMetrics(text: string): Map<string, number> {
   const series = new Map<string, number>();
@@ -291,7 +240,6 @@ export interface RealClusterOptions {
   /** Bound on starting (or restarting) a manager until the cluster has a leader. */
   readonly startTimeoutMs?: number;
   readonly progress?: (line: string) => void;
-  readonly host?: string;
 }
 
 export class RealCluster {
@@ -308,9 +256,9 @@ export class RealCluster {
   /** Starts `size` managers with `cluster init`, each with the others as peers, and waits for a leader every manager knows. */
   static async start(options: RealClusterOptions = {}): Promise<RealCluster> {
     const size = options.size ?? 3;
-    const host = options.host ?? '127.0.0.1';
+    const host = '127.0.0.1';
     const root = makeTempDirectory('warren-bench-');
-    const ports = await freePorts(size * 2, host);
+    const ports = await freePorts(size * 2);
     const members: ManagerMember[] = Array.from({ length: size }, (_, i) => ({
       id: `m${i + 1}`,
       dataDir: join(root, `m${i + 1}`),

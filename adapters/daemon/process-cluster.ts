@@ -27,25 +27,44 @@ const maxEvents = 20_000;
 
 export type LogEvent = { readonly event?: string; readonly time?: string } & Record<string, unknown>;
 
-/** Polls `check` until it holds; throws naming `what` (and the last error `check` threw) after `timeoutMs`. */
-export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000, intervalMs = 100): Promise<number> {
-  const startMs = Date.now();
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Polls `check` every `everyMs` until it returns a value other than undefined (a check that throws
+ * counts as not yet); throws naming `what` (and the last error `check` threw) after `timeoutMs`,
+ * or at once with the error `fatal` returns when it returns one.
+ */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs: number,
+  options: { readonly everyMs?: number; readonly fatal?: () => Error | null } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
   let lastError: unknown = null;
   for (;;) {
+    const fatal = options.fatal?.() ?? null;
+    if (fatal !== null) throw fatal;
     try {
-      if (await check()) return Date.now() - startMs;
-      lastError = null;
+      const value = await check();
+      if (value !== undefined) return value;
     } catch (error) {
       lastError = error;
     }
-    if (Date.now() - startMs > timeoutMs) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError === null ? '' : ` (last error: ${(lastError as Error).message})`}`);
+    if (Date.now() >= deadline) {
+      const why = lastError === null ? '' : ` (last error: ${(lastError as Error).message})`;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
     }
-    await sleep(intervalMs);
+    await sleep(options.everyMs ?? 50);
   }
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** Polls `check` until it holds (waitFor of a condition); resolves to the milliseconds it took. */
+export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000, intervalMs = 100): Promise<number> {
+  const startMs = Date.now();
+  await waitFor(what, async () => ((await check()) ? true : undefined), timeoutMs, { everyMs: intervalMs });
+  return Date.now() - startMs;
+}
 
 /**
  * Waits until every manager in `ids()` answers ClusterInfo (through `info`) naming the same leader,
