@@ -74,6 +74,11 @@ test('a 3-manager cluster runs a service of processes on a worker and heals when
   const running = () => leader()?.manager.state.tasks().filter((t) => t.serviceId === 'svc-sleeper' && t.observedState === 'running').length ?? 0;
   await until('2 tasks running as processes', () => running() === 2);
   assert.equal(worker.runtime.list().filter((c) => c.state === 'running').length, 2);
+  // The leader measured its reconcile passes and how long each task waited for a node.
+  const exposition = await leader()!.metrics.scrape();
+  const count = (name: string) => Number(new RegExp(`^${name}_count\\{[^}]*\\} (\\d+)$`, 'm').exec(exposition)?.[1] ?? 0);
+  assert.ok(count('warren_scheduler_pass_duration_seconds') > 0, 'scheduler passes observed');
+  assert.ok(count('warren_scheduling_latency_seconds') >= 2, 'both tasks\' scheduling latency observed');
 
   // The leader goes away; another one is elected and takes writes.
   const old = leader()!;

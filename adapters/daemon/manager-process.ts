@@ -121,6 +121,7 @@ export class ManagerProcess {
   private readonly log: TransportLogger;
   private readonly raftOptions: RaftServerOptions;
   private ticks = 0;
+  private tickStartMs = 0;
 
   private constructor(readonly id: string, private readonly options: ManagerProcessOptions, storage: WalStorage, recovered: Awaited<ReturnType<typeof openStorage>>['recovered']) {
     this.log = options.logger ?? silentLogger;
@@ -137,10 +138,18 @@ export class ManagerProcess {
       idSource: () => () => randomBytes(6).toString('hex'),
     }, options.manager ?? daemonManagerConfig);
     this.manager.watch = {
-      applied: (_, index, command, result) => {
+      applied: (manager, index, command, result) => {
         for (const listener of [...this.appliedListeners]) listener({ index, command, result });
+        // Scheduling latency, once per cluster (on the leader): from a task's creation to its assignment.
+        if (command.type === 'task-assign' && result.ok && manager.isLeader()) {
+          for (const { taskId } of command.assignments) {
+            const task = manager.state.task(taskId);
+            if (task !== null) this.metrics.observeSchedulingLatency(Math.max(0, command.atUs - task.createdAtUs) / 1e6);
+          }
+        }
       },
-      reconciled: () => {},
+      // A reconcile pass runs inside a tick (onTick below, which notes when the tick began).
+      reconciled: () => this.metrics.observeSchedulerPass((performance.now() - this.tickStartMs) / 1000),
     };
 
     const transportDefaults = resolveOptions({ id: self, clusterId: options.clusterId, listen: options.listen, peers: new Map() });
@@ -168,11 +177,9 @@ export class ManagerProcess {
         this.metrics.observeApplyLatency((performance.now() - startMs) / 1000);
       },
       onTick: () => {
-        const startMs = performance.now();
+        this.tickStartMs = performance.now();
         manager.tick();
-        if (!manager.isLeader()) return;
-        this.metrics.observeSchedulerPass((performance.now() - startMs) / 1000);
-        if (++this.ticks % PROMOTE_EVERY_TICKS === 0) this.promoteLearners();
+        if (manager.isLeader() && ++this.ticks % PROMOTE_EVERY_TICKS === 0) this.promoteLearners();
       },
       onRoleChange: (role) => {
         manager.observeLeadership();
