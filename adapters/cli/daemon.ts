@@ -181,7 +181,13 @@ function startManager(io: CliIo, raw: ManagerRaw, bootstrap: string[] | null, ke
       registration: { name: raw.id, address: splitAddress(manager.address()).host, role: 'hybrid', resources: { cpuMillis: raw.cpuMillis, memoryBytes: raw.memoryMb * 1024 * 1024 }, labels: raw.label ?? {} },
       logger: logging.logger,
     });
-    await worker.start();
+    try {
+      await worker.start();
+    } catch (error) {
+      await worker.stop();
+      await manager.stop();
+      throw error;
+    }
     return {
       stopAccepting: (reason) => manager.stopAccepting(reason),
       isLeader: () => manager.isLeader(),
@@ -194,7 +200,6 @@ function startManager(io: CliIo, raw: ManagerRaw, bootstrap: string[] | null, ke
   })();
   return runUntilSignal(io, logging, started, `${raw.role} ${raw.id}`);
 }
-
 
 /** `HOST:PORT,...` */
 function parseAddresses(text: string): string[] {

@@ -13,8 +13,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { ApiClient } from '../grpc/api-client.ts';
+import { integerIn } from './client-format.ts';
 import { hasManagerState, keyFileOf } from './data-dir.ts';
 import type { CliIo } from './main.ts';
 
@@ -36,20 +37,6 @@ interface Member {
 }
 
 const bin = new URL('../../bin/warren.mjs', import.meta.url).pathname;
-
-function count(what: string, max: number): (text: string) => number {
-  return (text) => {
-    const n = Number(text);
-    if (!/^[0-9]+$/.test(text) || n < 1 || n > max) throw new InvalidArgumentError(`expected the number of ${what}: 1 to ${max}`);
-    return n;
-  };
-}
-
-function port(text: string): number {
-  const n = Number(text);
-  if (!/^[0-9]+$/.test(text) || n < 1024 || n > 60000) throw new InvalidArgumentError('expected a port from 1024 to 60000');
-  return n;
-}
 
 /** Manager i's --listen address: base + 10 i. */
 function managerListen(o: UpOptions, i: number): string {
@@ -82,9 +69,9 @@ export function addUpCommand(cluster: Command, io: CliIo, setExit: (code: Promis
   cluster.command('up')
     .description('run a whole cluster on this machine (3 managers, 2 workers by default) in the foreground, until Ctrl-C')
     .option('--dir <DIR>', 'where the daemons keep their data and logs', '.warren')
-    .addOption(new Option('--managers <N>', 'managers to run (an odd number is best)').argParser(count('managers', 7)).default(3))
-    .addOption(new Option('--workers <N>', 'workers to run').argParser(count('workers', 9)).default(2))
-    .addOption(new Option('--base-port <PORT>', 'manager i listens on PORT + 10 i').argParser(port).default(4240))
+    .addOption(new Option('--managers <N>', 'managers to run (an odd number is best)').argParser(integerIn(1, 7, 'the number of managers')).default(3))
+    .addOption(new Option('--workers <N>', 'workers to run').argParser(integerIn(1, 9, 'the number of workers')).default(2))
+    .addOption(new Option('--base-port <PORT>', 'manager i listens on PORT + 10 i').argParser(integerIn(1024, 60000, 'a port')).default(4240))
     .option('--json', 'one JSON line per event instead of text')
     .action((o: UpOptions) => setExit(up(io, { ...o, json: o.json === true })));
 }
