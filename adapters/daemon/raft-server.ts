@@ -1,11 +1,15 @@
 // One real Raft server: the Raft core (core/raft) on the write-ahead log (adapters/storage), with a
-// transport for its messages and a state machine on top, driven by the same Ready loop the simulator
-// runs (sim/raft-shell.ts): take a Ready, make it durable, then send its messages, apply what is
-// committed, advance; snapshot and compact every so many entries. Ticks come from a timer.
-// Invariants: no message leaves before the state it depends on is durable; one Ready is in flight at
-// a time, so appends reach the disk in order; a disk-full write is held and retried once the disk has
-// room again (nothing is sent or acknowledged meanwhile, reads keep working); any other storage
-// failure stops the server (its state on disk is then only trusted after a restart's recovery).
+// transport for its messages and a state machine on top, driven by the same pipelined Ready loop the
+// simulator runs (sim/raft-shell.ts): take each Ready as soon as the node has one and queue its write
+// behind the writes in flight (the WAL group-commits them), apply its committed entries at once
+// (they are durable already), and when its write is durable send its messages and tell the node;
+// snapshot and compact every so many entries. Ticks come from a timer.
+// Invariants: no message leaves before the state it depends on is durable (a Ready's messages wait
+// for its write and every earlier one; only a leader's appends and heartbeats go first); writes are
+// queued in the order the Readies were taken and complete in that order; a disk-full write is held
+// and retried, with everything after it, once the disk has room again (nothing is sent or
+// acknowledged meanwhile, reads keep working); any other storage failure stops the server (its state
+// on disk is then only trusted after a restart's recovery).
 
 import { randomInt } from 'node:crypto';
 import { nodeId, noBugs, RaftNode, type ConfEntryData, type Entry, type HardState, type Message, type Ready, type Role } from '../../core/raft/index.ts';
@@ -65,6 +69,16 @@ export interface RaftServerEvents {
 /** Ticks made up at most per timer firing: a long stall is not replayed as a burst of elections. */
 const MAX_CATCH_UP_TICKS = 4;
 
+interface Pending {
+  readonly ready: Ready;
+  /** Messages to send once this Ready's write and every earlier one are durable. */
+  readonly after: readonly Message[];
+  /** Its committed entries (and snapshot) are applied when it is processed, not when taken. */
+  readonly deferApply: boolean;
+  readonly needsWrite: boolean;
+  durable: boolean;
+}
+
 export type ServerState = 'running' | 'disk-full' | 'stopped' | 'failed';
 
 export class RaftServer {
@@ -72,13 +86,19 @@ export class RaftServer {
   private readonly memory: MemoryStorage;
   private appliedIndex: number;
   private lastSnapshotIndex: number;
-  private busy = false;
-  /** Readies whose committed entries were applied before their write completed (see persist). */
-  private readonly appliedEarly = new WeakSet<Ready>();
+  /** Readies taken and not yet processed, oldest first (see pump). */
+  private readonly pending: Pending[] = [];
+  /** A Ready applied only when processed (a snapshot, a membership change) is pending. */
+  private barrier = false;
+  private snapshotting = false;
+  private pumping = false;
+  private pumpScheduled = false;
+  /** The hard state last handed to the storage: a Ready changing its term or vote must be written. */
+  private queuedHard: HardState;
   private timer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private state: ServerState = 'running';
-  /** Resolves when the Ready in flight (if any) is done. */
+  /** Resolves when every write and snapshot in flight is done. */
   private idle: Promise<void> = Promise.resolve();
 
   constructor(
@@ -95,6 +115,7 @@ export class RaftServer {
     const snapshotIndex = recovered.snapshot?.meta.index ?? 0;
     const hard = recovered.hardState.commit < snapshotIndex ? { ...recovered.hardState, commit: snapshotIndex } : recovered.hardState;
     this.memory = toMemoryStorage({ ...recovered, hardState: hard });
+    this.queuedHard = hard;
     const snap = this.memory.snapshot();
     machine.restore(snap.meta.index === 0 ? '' : snap.data);
     this.appliedIndex = snap.meta.index;
@@ -171,71 +192,125 @@ export class RaftServer {
     await this.idle;
   }
 
-  /** Drive the Ready loop until it waits on the disk or has nothing to do. */
+  /**
+   * Runs the Ready loop soon: once the I/O callbacks of this turn of the event loop have run, so the
+   * proposals and messages that arrived together go out as one Ready (one append per follower, one
+   * write) instead of one each.
+   */
   pump(): void {
-    while (!this.busy && (this.state === 'running') && this.node.hasReady()) {
-      const ready = this.node.ready();
-      if (ready.softState) this.machine.onRoleChange(ready.softState.role);
-      // Nothing to make durable: no entries, no snapshot, and at most a new commit index (which
-      // Raft can always learn again from the leader, so it is written with the next write, not
-      // synced on its own: one fsync per write instead of two). Term and vote always go to disk.
-      if (ready.snapshot === null && ready.entries.length === 0 && (ready.hardState === null || this.onlyCommitMoved(ready.hardState))) {
-        if (ready.hardState) this.memory.setHardState(ready.hardState);
-        this.finish(ready);
-        if (this.snapshotDue()) {
-          this.busy = true;
-          this.idle = this.snapshotThen();
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.run();
+    });
+  }
+
+  /**
+   * The Ready loop: take every Ready the node has (each one's write queued behind the ones in
+   * flight), and process, in order, those whose write is durable. Re-entrant calls (an apply that
+   * proposes) only leave work for the loop already running, which goes on until nothing moves.
+   */
+  private run(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      for (let moved = true; moved; ) {
+        moved = false;
+        while (this.state === 'running' && !this.barrier && !this.snapshotting && this.node.hasReadyPipelined()) {
+          this.take(this.node.readyPipelined());
+          moved = true;
         }
-        continue;
+        while (this.state !== 'failed' && this.pending.length > 0 && this.pending[0]!.durable) {
+          this.process(this.pending.shift()!);
+          moved = true;
+        }
       }
-      this.persist(ready);
+      if (this.state === 'running' && !this.snapshotting && this.snapshotDue()) {
+        this.snapshotting = true;
+        this.track(this.snapshotThen());
+      }
+    } finally {
+      this.pumping = false;
     }
-    if (!this.busy) this.machine.afterLoop();
+    this.machine.afterLoop();
   }
 
-  private onlyCommitMoved(hard: HardState): boolean {
-    const durable = this.memory.getHardState();
-    return hard.term === durable.term && hard.vote === durable.vote;
-  }
-
-  private persist(ready: Ready): void {
-    this.busy = true;
-    // A leader's appends and heartbeats leave before its own write is durable (Raft thesis §10.2.1),
-    // so its disk and its followers' work at once: the core counts the leader's own copy toward
-    // commit only once advance() says it is durable, so "committed" still means durable on a
-    // majority. Anything else (votes, responses, a Ready changing term or vote) waits for the disk.
-    let after = ready.messages;
+  private take(ready: Ready): void {
+    if (ready.softState) this.machine.onRoleChange(ready.softState.role);
+    // Term and vote always go to disk before anything that depends on them leaves. A new commit
+    // index alone is not written on its own (Raft can always learn it again from the leader): it
+    // rides along with the next write, so there is one fsync per write instead of two.
     const hard = ready.hardState;
-    if (this.node.role() === 'leader' && (hard === null || this.onlyCommitMoved(hard))) {
+    const termOrVote = hard !== null && (hard.term !== this.queuedHard.term || hard.vote !== this.queuedHard.vote);
+    const needsWrite = ready.snapshot !== null || ready.entries.length > 0 || termOrVote;
+    // A leader's appends and heartbeats leave before its own write is durable (Raft thesis
+    // §10.2.1), so its disk and its followers' work at once: the core counts the leader's own copy
+    // toward commit only once persisted() says it is durable, so "committed" still means durable on
+    // a majority. Anything else (votes, responses) waits for this write and every earlier one.
+    let after = ready.messages;
+    const durable = this.memory.getHardState();
+    if (this.node.role() === 'leader' && !termOrVote && this.queuedHard.term === durable.term && this.queuedHard.vote === durable.vote) {
       const early = ready.messages.filter((m) => m.type === 'app' || m.type === 'heartbeat');
       if (early.length > 0) {
         after = ready.messages.filter((m) => m.type !== 'app' && m.type !== 'heartbeat');
         this.send(early);
       }
     }
-    // Committed entries are durable on a majority already, so they are applied (and their clients
-    // answered) while this Ready's own writes go to disk, as etcd's server does; a snapshot or a
-    // membership change keeps the plain order (applied once the write is done).
-    if (ready.snapshot === null && ready.committed.length > 0 && !this.appliedEarly.has(ready) && ready.committed.every((e) => e.type !== 'conf')) {
-      this.appliedEarly.add(ready);
-      this.applyCommitted(ready);
-      this.machine.afterLoop();
-    }
-    this.idle = this.storage.append({ entries: ready.entries, hardState: ready.hardState, snapshot: ready.snapshot }).then(
-      async () => {
-        if (ready.snapshot) this.memory.applySnapshot(ready.snapshot);
-        this.memory.append(ready.entries);
-        if (ready.hardState) this.memory.setHardState(ready.hardState);
-        this.finish(ready, after);
-        await this.snapshotThen();
-      },
-      (error: unknown) => this.onStorageError(ready, error),
+    // Committed entries are durable here and on a majority already, so they are applied (and their
+    // clients answered) at once, while writes are in flight, as etcd's server does. A snapshot or a
+    // membership change keeps the plain order: applied once every earlier write is processed, and no
+    // later Ready is taken until then.
+    const deferApply = ready.snapshot !== null || ready.committed.some((e) => e.type === 'conf');
+    if (!deferApply) this.applyCommitted(ready);
+    else this.barrier = true;
+    const item: Pending = { ready, after, deferApply, needsWrite, durable: !needsWrite };
+    this.pending.push(item);
+    if (termOrVote) this.queuedHard = hard;
+    if (needsWrite) this.write(item);
+  }
+
+  private write(item: Pending): void {
+    const { ready } = item;
+    this.track(
+      this.storage.append({ entries: ready.entries, hardState: ready.hardState, snapshot: ready.snapshot }).then(
+        () => {
+          item.durable = true;
+          this.pump();
+        },
+        (error: unknown) => this.onStorageError(error),
+      ),
     );
   }
 
-  private onStorageError(ready: Ready, error: unknown): void {
-    if (error instanceof StorageError && error.code === 'disk-full' && this.state === 'running') {
-      // Nothing of this Ready was written: hold it, and write it again once there is room.
+  /** A Ready whose write (and every earlier one) is durable: record it, send, apply, tell the node. */
+  private process(item: Pending): void {
+    const { ready } = item;
+    if (ready.snapshot) this.memory.applySnapshot(ready.snapshot);
+    this.memory.append(ready.entries);
+    if (ready.hardState) this.memory.setHardState(ready.hardState);
+    if (item.after.length > 0) this.send(item.after);
+    if (ready.snapshot) {
+      this.machine.restore(ready.snapshot.data);
+      this.appliedIndex = ready.snapshot.meta.index;
+      this.lastSnapshotIndex = ready.snapshot.meta.index;
+    }
+    if (item.deferApply) this.applyCommitted(ready);
+    this.node.persisted(ready);
+    this.node.applied(ready);
+    if (item.deferApply) this.barrier = false;
+  }
+
+  /** Keeps `idle` resolving only once every write and snapshot started so far has settled. */
+  private track(work: Promise<void>): void {
+    this.idle = Promise.all([this.idle, work]).then(() => {});
+  }
+
+  private onStorageError(error: unknown): void {
+    if (error instanceof StorageError && error.code === 'disk-full') {
+      // A failed write rejects everything queued behind it, so nothing from the first failed Ready
+      // on was written: hold them all, and write them again, in order, once there is room.
+      if (this.state !== 'running') return;
       this.state = 'disk-full';
       this.events.diskFull(true);
       const retry = async (): Promise<void> => {
@@ -249,7 +324,8 @@ export class RaftServer {
         }
         this.state = 'running';
         this.events.diskFull(false);
-        this.persist(ready);
+        for (const item of this.pending) if (!item.durable) this.write(item);
+        this.pump();
       };
       this.retryTimer = setTimeout(() => void retry(), this.options.diskFullRetryMs);
       return;
@@ -264,17 +340,6 @@ export class RaftServer {
     this.events.fatal(error instanceof Error ? error : new Error(String(error)));
   }
 
-  private finish(ready: Ready, messages: readonly Message[] = ready.messages): void {
-    if (messages.length > 0) this.send(messages);
-    if (ready.snapshot) {
-      this.machine.restore(ready.snapshot.data);
-      this.appliedIndex = ready.snapshot.meta.index;
-      this.lastSnapshotIndex = ready.snapshot.meta.index;
-    }
-    if (!this.appliedEarly.has(ready)) this.applyCommitted(ready);
-    this.node.advance(ready);
-  }
-
   private applyCommitted(ready: Ready): void {
     for (const entry of ready.committed) {
       this.appliedIndex = entry.index;
@@ -285,7 +350,7 @@ export class RaftServer {
     }
   }
 
-  /** Snapshots when due, then lets the Ready loop go on (busy is set by the caller). */
+  /** Snapshots when due, then lets the Ready loop take Readies again (snapshotting is set by the caller). */
   private async snapshotThen(): Promise<void> {
     try {
       await this.maybeSnapshot();
@@ -293,7 +358,7 @@ export class RaftServer {
       if (!(error instanceof StorageError && error.code === 'disk-full')) return this.fail(error);
       this.events.snapshotFailed(error);
     }
-    this.busy = false;
+    this.snapshotting = false;
     if (this.state === 'running') this.pump();
   }
 

@@ -1,6 +1,9 @@
 // The tail of the log the shell has not yet made durable: entries after stable storage, and maybe an
-// incoming snapshot. Invariant: entries are contiguous from `offset`; when a snapshot is pending,
-// offset === snapshot.meta.index + 1.
+// incoming snapshot. Entries before `offsetInProgress` (and the snapshot, when `snapshotInProgress`)
+// were handed to the shell in a Ready and are being written: a later Ready carries only what
+// follows, so a shell may keep several writes in flight (RaftNode.readyPipelined).
+// Invariants: entries are contiguous from `offset`; when a snapshot is pending,
+// offset === snapshot.meta.index + 1; offset <= offsetInProgress <= offset + entries.length.
 
 import { assert } from '../assert.ts';
 import type { Entry, Snapshot } from './types.ts';
@@ -8,7 +11,29 @@ import type { Entry, Snapshot } from './types.ts';
 export class Unstable {
   snapshot: Snapshot | null = null;
   entries: Entry[] = [];
-  constructor(public offset: number) {}
+  snapshotInProgress = false;
+  offsetInProgress: number;
+
+  constructor(public offset: number) {
+    this.offsetInProgress = offset;
+  }
+
+  /** The entries not yet handed out for writing. */
+  nextEntries(): Entry[] {
+    const from = this.offsetInProgress - this.offset;
+    return from >= this.entries.length ? [] : this.entries.slice(from);
+  }
+
+  /** The snapshot, unless it was handed out for writing already. */
+  nextSnapshot(): Snapshot | null {
+    return this.snapshotInProgress ? null : this.snapshot;
+  }
+
+  /** Everything pending was handed out in a Ready. */
+  acceptInProgress(): void {
+    this.offsetInProgress = this.offset + this.entries.length;
+    if (this.snapshot) this.snapshotInProgress = true;
+  }
 
   maybeFirstIndex(): number | undefined {
     return this.snapshot ? this.snapshot.meta.index + 1 : undefined;
@@ -34,16 +59,22 @@ export class Unstable {
     if (t === undefined || t !== term || index < this.offset) return;
     this.entries = this.entries.slice(index + 1 - this.offset);
     this.offset = index + 1;
+    this.offsetInProgress = Math.max(this.offsetInProgress, this.offset);
   }
 
   stableSnapTo(index: number): void {
-    if (this.snapshot && this.snapshot.meta.index === index) this.snapshot = null;
+    if (this.snapshot && this.snapshot.meta.index === index) {
+      this.snapshot = null;
+      this.snapshotInProgress = false;
+    }
   }
 
   restore(snap: Snapshot): void {
     this.offset = snap.meta.index + 1;
+    this.offsetInProgress = this.offset;
     this.entries = [];
     this.snapshot = snap;
+    this.snapshotInProgress = false;
   }
 
   truncateAndAppend(entries: readonly Entry[]): void {
@@ -52,8 +83,12 @@ export class Unstable {
       for (const e of entries) this.entries.push(e);
     } else if (after <= this.offset) {
       this.offset = after;
+      this.offsetInProgress = after;
       this.entries = entries.slice();
     } else {
+      // Replaced entries that were being written must be written again (the shell's writes land in
+      // order, so the new ones overwrite them).
+      this.offsetInProgress = Math.min(this.offsetInProgress, after);
       this.entries = this.entries.slice(0, after - this.offset);
       for (const e of entries) this.entries.push(e);
     }

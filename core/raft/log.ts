@@ -10,6 +10,8 @@ export class RaftLog {
   readonly unstable: Unstable;
   committed: number;
   applied: number;
+  /** The last entry handed out for applying (>= applied): the next Ready's committed entries follow it. */
+  applying: number;
   /** Called when entries from `index` on are replaced before they may have been persisted. */
   onTruncate: ((index: number) => void) | null = null;
 
@@ -19,6 +21,7 @@ export class RaftLog {
     this.unstable = new Unstable(last + 1);
     this.committed = first - 1;
     this.applied = first - 1;
+    this.applying = first - 1;
   }
 
   firstIndex(): number {
@@ -124,6 +127,12 @@ export class RaftLog {
     if (index === 0) return;
     assert(index <= this.committed && index >= this.applied, () => `applied ${index} outside [${this.applied}, ${this.committed}]`);
     this.applied = index;
+    this.applying = Math.max(this.applying, index);
+  }
+
+  /** Committed entries up to index were handed out for applying. */
+  applyingTo(index: number): void {
+    this.applying = Math.max(this.applying, index);
   }
 
   /** Entries in [lo, hi), limited to maxBytes (at least one). */
@@ -153,7 +162,7 @@ export class RaftLog {
 
   /** Committed entries that are durable locally and not yet handed out for applying. */
   nextCommitted(maxBytes: number, stableOnly: boolean): Entry[] {
-    const lo = Math.max(this.applied + 1, this.firstIndex());
+    const lo = Math.max(this.applying + 1, this.firstIndex());
     const hi = (stableOnly ? Math.min(this.committed, this.unstable.offset - 1) : this.committed) + 1;
     if (lo >= hi) return [];
     return this.slice(lo, hi, maxBytes);

@@ -3,6 +3,9 @@
 // persist, send and apply. The shell must, in order: persist the snapshot, entries and hard state;
 // sync; send the messages; apply the snapshot then the committed entries (conf entries through
 // applyConfChange); then call advance(ready). One Ready is outstanding at a time.
+// A pipelined shell (readyPipelined) instead keeps several Readies outstanding, so the disk writes
+// one while the next is being prepared: it calls persisted(ready) when a Ready's write is durable
+// (in the order the Readies were taken) and applied(ready) once its committed entries are applied.
 
 import { assert } from '../assert.ts';
 import { raftConfig, type RaftOptions } from './config.ts';
@@ -190,18 +193,44 @@ export class RaftNode {
   }
 
   hasReady(): boolean {
+    return !this.readyOutstanding && this.somethingReady();
+  }
+
+  /** Like hasReady, for a pipelined shell: Readies already outstanding do not count. */
+  hasReadyPipelined(): boolean {
+    return this.somethingReady();
+  }
+
+  private somethingReady(): boolean {
     const r = this.raft;
-    if (this.readyOutstanding) return false;
     if (r.msgs.length > 0 || r.readStates.length > 0 || r.readOnly.rejected.length > 0) return true;
-    if (r.log.unstable.entries.length > 0 || r.log.unstable.snapshot !== null) return true;
+    if (r.log.unstable.nextEntries().length > 0 || r.log.unstable.nextSnapshot() !== null) return true;
     if (r.role !== this.prevSoft.role || r.leader !== this.prevSoft.leader) return true;
     const hs = r.hardState();
     if (hs.term !== this.prevHard.term || hs.vote !== this.prevHard.vote || hs.commit !== this.prevHard.commit) return true;
-    return r.log.committed > r.log.applied && r.log.nextCommitted(1, true).length > 0;
+    return r.log.committed > r.log.applying && r.log.nextCommitted(1, true).length > 0;
   }
 
   ready(): Ready {
     assert(!this.readyOutstanding, 'ready() called again before advance()');
+    const rd = this.takeReady();
+    this.readyOutstanding = true;
+    return rd;
+  }
+
+  /**
+   * The next Ready while earlier ones may still be outstanding: its entries follow those already
+   * handed out and its committed entries follow those already handed out for applying. The shell
+   * must write the Readies' entries, snapshots and hard states in the order it took them, and may
+   * send a Ready's messages only once its own write and every earlier one are durable (a leader's
+   * appends and heartbeats excepted, Raft thesis §10.2.1).
+   */
+  readyPipelined(): Ready {
+    assert(!this.readyOutstanding, 'readyPipelined() mixed with ready()/advance()');
+    return this.takeReady();
+  }
+
+  private takeReady(): Ready {
     const r = this.raft;
     const soft = r.role !== this.prevSoft.role || r.leader !== this.prevSoft.leader ? { leader: r.leader, role: r.role } : null;
     const hs = r.hardState();
@@ -209,8 +238,8 @@ export class RaftNode {
     const rd: Ready = {
       softState: soft,
       hardState: hard,
-      entries: r.log.unstable.entries.slice(),
-      snapshot: r.log.unstable.snapshot,
+      entries: r.log.unstable.nextEntries(),
+      snapshot: r.log.unstable.nextSnapshot(),
       committed: r.log.nextCommitted(maxCommittedBytesPerReady, true),
       messages: r.msgs,
       readStates: r.readStates,
@@ -221,24 +250,35 @@ export class RaftNode {
     r.readOnly.rejected = [];
     if (soft) this.prevSoft = soft;
     if (hard) this.prevHard = hard;
-    this.readyOutstanding = true;
+    r.log.unstable.acceptInProgress();
+    const lastCommitted = rd.committed[rd.committed.length - 1];
+    if (lastCommitted) r.log.applyingTo(lastCommitted.index);
     return rd;
   }
 
   advance(rd: Ready): void {
     assert(this.readyOutstanding, 'advance() without an outstanding ready()');
     this.readyOutstanding = false;
+    this.persisted(rd);
+    this.applied(rd);
+  }
+
+  /** A pipelined Ready's snapshot, entries and hard state are durable. */
+  persisted(rd: Ready): void {
     const r = this.raft;
-    if (rd.snapshot) {
-      r.log.unstable.stableSnapTo(rd.snapshot.meta.index);
-      // The shell has installed the snapshot in its state machine: it is applied now, not before.
-      if (rd.snapshot.meta.index > r.log.applied) r.log.appliedTo(rd.snapshot.meta.index);
-    }
+    if (rd.snapshot) r.log.unstable.stableSnapTo(rd.snapshot.meta.index);
     const last = rd.entries[rd.entries.length - 1];
     if (last) {
       r.log.stableTo(last.index, last.term);
       selfPersisted(r, r.log.stableLastIndex());
     }
+  }
+
+  /** A pipelined Ready's snapshot was installed and its committed entries applied. */
+  applied(rd: Ready): void {
+    const r = this.raft;
+    // The shell has installed the snapshot in its state machine: it is applied now, not before.
+    if (rd.snapshot && rd.snapshot.meta.index > r.log.applied) r.log.appliedTo(rd.snapshot.meta.index);
     // A snapshot installed while this Ready was out may already cover its committed entries.
     const applied = rd.committed[rd.committed.length - 1];
     if (applied && applied.index > r.log.applied) r.log.appliedTo(applied.index);
