@@ -85,12 +85,12 @@ async function fullLeader(rig: Rig): Promise<void> {
   const others = rig.ids.filter((id) => id !== old.id);
   const from = rig.events(old.id).length;
   rig.fill(old.id);
-  // Writes through the full leader alone, until one is not acknowledged (a few may still fit in the
-  // last page of its log file on a real file system).
+  // Writes through the full leader alone, until one is not acknowledged: those that still fit in the
+  // zeros its WAL allocated ahead (preallocateBytes, 256 KiB) are durable and acknowledged.
   const through = rig.client([old.id], 1_500);
   let refused: unknown = null;
   let acknowledged = 0;
-  for (; acknowledged < 200 && refused === null; acknowledged++) {
+  for (; acknowledged < 2_000 && refused === null; acknowledged++) {
     await through.call('SecretCreate', { name: `leader-full-${acknowledged}`, value: 'x'.repeat(256) }).catch((error: unknown) => (refused = error));
   }
   // What the code does: the full leader holds the write (nothing of it leaves the node) and never
@@ -120,10 +120,11 @@ async function fullFollower(rig: Rig): Promise<void> {
   const others = rig.ids.filter((id) => id !== follower);
   const from = rig.events(follower).length;
   rig.fill(follower);
-  // The cluster keeps committing while the follower's appends fail.
+  // The cluster keeps committing while the follower's appends fail (once the zeros its WAL
+  // allocated ahead are used up).
   const api = rig.client(others, 5_000);
   const names: string[] = [];
-  for (let i = 0; i < 200 && !loggedSince(rig, follower, 'disk-full', from); i += 5) names.push(...await createSecrets(api, `follower-full-${i}`, 5));
+  for (let i = 0; i < 2_000 && !loggedSince(rig, follower, 'disk-full', from); i += 5) names.push(...await createSecrets(api, `follower-full-${i}`, 5));
   assert.ok(loggedSince(rig, follower, 'disk-full', from), `${follower} hit its full disk`);
   await assertReportsDiskFull(rig, follower);
   names.push(...await createSecrets(api, 'while-follower-full', 20));

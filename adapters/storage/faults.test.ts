@@ -5,7 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FaultyFileSystem, fault, MemoryFileSystem, nodeFileSystem, openStorage, StorageError, type StorageOptions, type WalStorage } from './index.ts';
 import { hardState, makeEntries, snapshotAt, withTempDir } from './testing.ts';
@@ -30,13 +30,14 @@ test('disk full in the middle of a write: rejected, read-only, the partial batch
   withTempDir(async (dir) => {
     const { storage, faulty } = await openFaulty(dir);
     await storage.append({ entries: makeEntries(1, 3, 1), hardState: hardState(1, 2), snapshot: null });
-    const sizeBefore = (await stat(activePath(dir, storage))).size;
+    const sizeBefore = storage.status().activeSegmentBytes;
+    assert.ok((await stat(activePath(dir, storage))).size > sizeBefore, 'zeros were allocated after the records');
     let full = true;
     faulty.rule = (op, path, size) => (!full ? null : op === 'write' && path.includes('wal-') ? { kind: 'torn-write', bytes: Math.floor(size / 2), code: 'ENOSPC' } : op === 'create' || op === 'write' ? fault('ENOSPC') : null);
     await assert.rejects(storage.append({ entries: makeEntries(4, 8, 1), hardState: hardState(1, 3), snapshot: null }), isCode('disk-full'));
     assert.equal(storage.status().state, 'disk-full');
     assert.match(storage.status().reason ?? '', /ENOSPC/);
-    assert.equal((await stat(activePath(dir, storage))).size, sizeBefore, 'the torn half batch was cut at once');
+    assert.equal((await stat(activePath(dir, storage))).size, sizeBefore, 'the torn half batch (and the zeros after it) was cut at once');
     await assert.rejects(storage.append({ entries: makeEntries(4, 4, 1), hardState: null, snapshot: null }), isCode('disk-full'));
     assert.equal(await storage.probe(), 'disk-full', 'still full');
     full = false;
@@ -53,10 +54,11 @@ test('disk full when even the cut fails: the partial record is not taken as vali
   withTempDir(async (dir) => {
     const { storage, faulty } = await openFaulty(dir);
     await storage.append({ entries: makeEntries(1, 2, 1), hardState: null, snapshot: null });
-    const sizeBefore = (await stat(activePath(dir, storage))).size;
+    const endBefore = storage.status().activeSegmentBytes;
     faulty.rule = (op, _path, size) => (op === 'write' ? { kind: 'torn-write', bytes: Math.min(size - 1, 40), code: 'ENOSPC' } : op === 'truncate' || op === 'create' ? fault('ENOSPC') : null);
     await assert.rejects(storage.append({ entries: makeEntries(3, 3, 1), hardState: null, snapshot: null }), isCode('disk-full'));
-    assert.ok((await stat(activePath(dir, storage))).size > sizeBefore, 'the partial record is still there');
+    const after = await readFile(activePath(dir, storage));
+    assert.ok(after.subarray(endBefore, endBefore + 40).some((byte) => byte !== 0), 'the partial record is still there, over the zeros allocated ahead');
     const beforeResume = await recoveredEntries(dir);
     assert.deepEqual(beforeResume.entries, makeEntries(1, 2, 1), 'recovery cuts it');
     assert.match(beforeResume.repairs.join(), /cut the torn tail/);

@@ -10,7 +10,7 @@ import { MemoryStorage } from '../../core/raft/index.ts';
 import { encodeSnapshotFile } from './codec.ts';
 import { snapshotName } from './files.ts';
 import { openStorage, toMemoryStorage, StorageError, type Recovered, type StorageOptions } from './index.ts';
-import { scanSegment } from './scan.ts';
+import { lastNonZeroByte, scanSegment } from './scan.ts';
 import { conf, hardState, makeEntries, snapshotAt, viewOf, withTempDir } from './testing.ts';
 
 const small: Partial<StorageOptions> = { segmentSizeBytes: 1024 };
@@ -117,7 +117,10 @@ test('damage in a segment that is not the last is a hard error even at its end',
     assert.ok(segments.length >= 3, `expected rotation, got ${segments.length} segments`);
     const path = join(dir, segments[0]!);
     const bytes = await readFile(path);
-    await writeFile(path, bytes.subarray(0, bytes.length - 3));
+    // The last record's last byte (zeros allocated ahead may follow it).
+    const last = lastNonZeroByte(bytes, 0);
+    bytes[last] = bytes[last]! ^ 0xff;
+    await writeFile(path, bytes);
     await assert.rejects(openStorage(dir, small), /a later segment exists/);
   }));
 

@@ -39,6 +39,8 @@ export interface RecoveredLayout {
   readonly segments: SegmentInfo[];
   /** Where the next record of the last segment goes (0 when there is no segment yet). */
   readonly activeEndBytes: number;
+  /** The last segment's length on disk (zeros the WAL allocated ahead follow activeEndBytes). */
+  readonly activeAllocatedBytes: number;
   /** Where the last segment's header ends. */
   readonly activeHeaderBytes: number;
   readonly snapshotNames: string[];
@@ -59,6 +61,7 @@ export async function recover(fs: FileSystem, dir: string): Promise<{ recovered:
   const segments: SegmentInfo[] = [];
   let hardState: HardState = emptyHardState;
   let activeEndBytes = 0;
+  let activeAllocatedBytes = 0;
   let activeHeaderBytes = 0;
   for (let i = 0; i < sequences.length; i++) {
     const sequence = sequences[i]!;
@@ -66,7 +69,7 @@ export async function recover(fs: FileSystem, dir: string): Promise<{ recovered:
       throw new StorageError('corrupt', `${join(dir, segmentName(sequence))}: segment ${sequences[i - 1]! + 1} before it is missing`);
     }
     const isLast = i === sequences.length - 1;
-    const { records, endBytes } = await readSegment(fs, dir, sequence, isLast, repairs);
+    const { records, endBytes, allocatedBytes } = await readSegment(fs, dir, sequence, isLast, repairs);
     const info: SegmentInfo = { sequence, name: segmentName(sequence), coverageIndex: 0 };
     for (const { offset, record } of records) {
       const where = `${join(dir, info.name)} at offset ${offset}`;
@@ -88,6 +91,7 @@ export async function recover(fs: FileSystem, dir: string): Promise<{ recovered:
     segments.push(info);
     if (isLast) {
       activeEndBytes = endBytes;
+      activeAllocatedBytes = allocatedBytes;
       activeHeaderBytes = records[0]!.end;
     }
   }
@@ -99,7 +103,7 @@ export async function recover(fs: FileSystem, dir: string): Promise<{ recovered:
     throw new StorageError('corrupt', `${dir}: hard state commit ${hardState.commit} is beyond the last durable index ${lastIndex}`);
   }
   const recovered: Recovered = { hardState, snapshot, entries, conf: snapshot ? snapshot.meta.conf : emptyConf, repairs };
-  return { recovered, layout: { segments, activeEndBytes, activeHeaderBytes, snapshotNames, snapshotMarkNeeded: needsMark } };
+  return { recovered, layout: { segments, activeEndBytes, activeAllocatedBytes, activeHeaderBytes, snapshotNames, snapshotMarkNeeded: needsMark } };
 }
 
 async function removeTemporaryFiles(fs: FileSystem, dir: string, names: string[], repairs: string[]): Promise<string[]> {
@@ -135,7 +139,7 @@ async function loadNewestSnapshot(fs: FileSystem, dir: string, names: string[]):
   return { snapshot, snapshotNames };
 }
 
-async function readSegment(fs: FileSystem, dir: string, sequence: number, isLast: boolean, repairs: string[]): Promise<{ records: readonly ScannedRecord[]; endBytes: number }> {
+async function readSegment(fs: FileSystem, dir: string, sequence: number, isLast: boolean, repairs: string[]): Promise<{ records: readonly ScannedRecord[]; endBytes: number; allocatedBytes: number }> {
   const path = join(dir, segmentName(sequence));
   const bytes = await fs.readFile(path);
   const scan = scanSegment(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -146,7 +150,7 @@ async function readSegment(fs: FileSystem, dir: string, sequence: number, isLast
   }
   switch (scan.tail.kind) {
     case 'clean':
-      return { records: scan.records, endBytes: scan.validEnd };
+      return { records: scan.records, endBytes: scan.validEnd, allocatedBytes: bytes.length };
     case 'corrupt':
       throw new StorageError('corrupt', `${path} at offset ${scan.tail.offset}: ${scan.tail.reason}; a later batch at offset ${scan.tail.laterBatchAt} shows this data had been synced`);
     case 'torn': {
@@ -159,7 +163,7 @@ async function readSegment(fs: FileSystem, dir: string, sequence: number, isLast
         await handle.close();
       }
       repairs.push(`cut the torn tail of ${path} at offset ${scan.tail.offset} (${bytes.length - scan.validEnd} bytes: ${scan.tail.reason})`);
-      return { records: scan.records, endBytes: scan.validEnd };
+      return { records: scan.records, endBytes: scan.validEnd, allocatedBytes: scan.validEnd };
     }
   }
 }

@@ -7,6 +7,8 @@
 // not completed, or the process died in the middle of writing it): a torn tail, safe to cut at X.
 // A tail cut of a synced last batch (bit rot in the very last batch) cannot be told from a torn
 // write by any single-copy log; Raft replication repairs it.
+// Zeros after the last record are space the WAL allocated ahead (segment.ts), not damage: an
+// all-zero rest is a clean end, and the search for a later batch stops at the last non-zero byte.
 
 import { decodeRecord, FRAME_HEADER_BYTES, readFrame, type WalRecord } from './codec.ts';
 import { DecodeError } from './bytes.ts';
@@ -38,7 +40,11 @@ export function scanSegment(bytes: Buffer): SegmentScan {
   let batchStart = -1;
   while (offset < bytes.length) {
     const problem = recordAt(bytes, offset, batchStart, records);
-    if (problem !== null) return { records, validEnd: offset, tail: classify(bytes, offset, problem) };
+    if (problem !== null) {
+      const lastNonZero = lastNonZeroByte(bytes, offset);
+      const tail: SegmentTail = lastNonZero < offset ? { kind: 'clean' } : classify(bytes, offset, lastNonZero, problem);
+      return { records, validEnd: offset, tail };
+    }
     const last = records[records.length - 1]!;
     batchStart = batchStartOf(bytes, offset);
     offset = last.end;
@@ -69,9 +75,24 @@ function recordAt(bytes: Buffer, offset: number, currentBatchStart: number, reco
   return null;
 }
 
-/** Looks past a bad record at offset for a valid record of a later batch. */
-function classify(bytes: Buffer, offset: number, reason: string): SegmentTail {
-  for (let probe = offset + 1; probe + FRAME_HEADER_BYTES <= bytes.length; probe++) {
+const ZERO_CHUNK = Buffer.alloc(64 * 1024);
+
+/** The index of the last byte at or after `from` that is not zero, or from - 1 when all are zero. */
+export function lastNonZeroByte(bytes: Buffer, from: number): number {
+  let end = bytes.length;
+  while (end > from) {
+    const start = Math.max(from, end - ZERO_CHUNK.length);
+    if (!bytes.subarray(start, end).equals(ZERO_CHUNK.subarray(0, end - start))) {
+      for (let i = end - 1; ; i--) if (bytes[i] !== 0) return i;
+    }
+    end = start;
+  }
+  return from - 1;
+}
+
+/** Looks past a bad record at offset, up to the last non-zero byte, for a valid record of a later batch. */
+function classify(bytes: Buffer, offset: number, lastNonZero: number, reason: string): SegmentTail {
+  for (let probe = offset + 1; probe <= lastNonZero && probe + FRAME_HEADER_BYTES <= bytes.length; probe++) {
     const frame = readFrame(bytes, probe);
     if (frame.ok && frame.batchStart > offset) return { kind: 'corrupt', offset, reason, laterBatchAt: probe };
   }

@@ -3,9 +3,12 @@
 // never points at a file without a valid header. Records are appended to the active segment one
 // batch at a time: one write, one fdatasync. A batch that would take the active segment past its
 // size goes to a new segment (a segment holds whole batches, so the limit is soft by at most a batch).
-// Invariants: `endBytes` is the synced end of the active segment; bytes beyond it (from a failed
-// write) are cut, and the cut synced, before the next batch is written; the oldest segments are
-// removed only as a prefix and never the active one.
+// A batch that reaches past the end of the file carries zero bytes after it (preallocateBytes, up to
+// the segment size) in the same write: the next batches overwrite allocated bytes, and their
+// fdatasync need not also make a new file size durable (scan.ts reads an all-zero tail as the end).
+// Invariants: `endBytes` is the synced end of the records of the active segment; bytes beyond it are
+// zeros written with an earlier batch, or (after a failed write) cut, and the cut synced, before the
+// next batch is written; the oldest segments are removed only as a prefix and never the active one.
 
 import { join } from 'node:path';
 import type { HardState } from '../../core/raft/index.ts';
@@ -21,6 +24,8 @@ export interface ActiveSegment {
   readonly handle: FileHandle;
   /** Bytes written and synced; the next batch starts here. */
   endBytes: number;
+  /** The file's length: records up to endBytes, zeros after. */
+  allocatedBytes: number;
   /** Where the segment header ends: a segment holding only its header never rotates. */
   readonly headerBytes: number;
 }
@@ -32,7 +37,7 @@ export async function createSegment(fs: FileSystem, dir: string, sequence: numbe
   frameRecord(bytes, 0, header, 0);
   const name = segmentName(sequence);
   const handle = await writeFileAtomically(fs, dir, name, bytes, true);
-  return { info: { sequence, name, coverageIndex: 0 }, handle: handle!, endBytes: bytes.length, headerBytes: bytes.length };
+  return { info: { sequence, name, coverageIndex: 0 }, handle: handle!, endBytes: bytes.length, allocatedBytes: bytes.length, headerBytes: bytes.length };
 }
 
 export class SegmentLog {
@@ -43,6 +48,7 @@ export class SegmentLog {
     private readonly fs: FileSystem,
     private readonly dir: string,
     private readonly segmentSizeBytes: number,
+    private readonly preallocateBytes: number,
     private readonly nowMs: () => number,
     private readonly recorder: MetricsRecorder,
     private readonly warn: (message: string) => void,
@@ -61,9 +67,12 @@ export class SegmentLog {
     const bytes = bodies.reduce((sum, body) => sum + framedBytes(body), 0);
     if (this.active.endBytes > this.active.headerBytes && this.active.endBytes + bytes > this.segmentSizeBytes) await this.rotate(hardState);
     const start = this.active.endBytes;
-    const buffer = Buffer.allocUnsafe(bytes);
+    const reach = start + bytes;
+    const zeros = reach <= this.active.allocatedBytes || this.preallocateBytes === 0 ? 0 : Math.max(0, Math.min(reach + this.preallocateBytes, this.segmentSizeBytes) - reach);
+    const buffer = Buffer.allocUnsafe(bytes + zeros);
     let offset = 0;
     for (const body of bodies) offset = frameRecord(buffer, offset, body, start);
+    buffer.fill(0, bytes);
     this.tailDirty = true;
     try {
       await writeFully(this.active.handle, buffer, start);
@@ -78,7 +87,8 @@ export class SegmentLog {
       throw error;
     }
     this.tailDirty = false;
-    this.active.endBytes += bytes;
+    this.active.endBytes = reach;
+    this.active.allocatedBytes = Math.max(this.active.allocatedBytes, reach + zeros);
     this.recorder.bytesWritten += bytes;
   }
 
@@ -105,6 +115,7 @@ export class SegmentLog {
     } catch (error) {
       throw writeFailure(error, `cutting the unsynced tail of ${this.active.info.name} at ${this.active.endBytes}`);
     }
+    this.active.allocatedBytes = this.active.endBytes;
     this.tailDirty = false;
   }
 

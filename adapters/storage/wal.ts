@@ -78,7 +78,7 @@ export async function openStorage(dir: string, options: Partial<StorageOptions> 
   const last = layout.segments[layout.segments.length - 1];
   let active: ActiveSegment;
   if (last) {
-    active = { info: last, handle: await fs.openForWrite(join(dir, last.name)), endBytes: layout.activeEndBytes, headerBytes: layout.activeHeaderBytes };
+    active = { info: last, handle: await fs.openForWrite(join(dir, last.name)), endBytes: layout.activeEndBytes, allocatedBytes: layout.activeAllocatedBytes, headerBytes: layout.activeHeaderBytes };
   } else {
     active = await createSegment(fs, dir, 1, recovered.hardState);
     layout.segments.push(active.info);
@@ -87,7 +87,7 @@ export async function openStorage(dir: string, options: Partial<StorageOptions> 
   terms.reset(snapshotIndex, recovered.snapshot ? recovered.snapshot.meta.term : 0);
   terms.append(recovered.entries);
   const snapshots = new SnapshotFiles(fs, dir, layout.snapshotNames);
-  const storage = new WalStorage(dir, resolved, position, recovered.hardState, snapshots, terms, (recorder, warn) => new SegmentLog(fs, dir, resolved.segmentSizeBytes, resolved.nowMs, recorder, warn, layout.segments, active));
+  const storage = new WalStorage(dir, resolved, position, recovered.hardState, snapshots, terms, (recorder, warn) => new SegmentLog(fs, dir, resolved.segmentSizeBytes, resolved.preallocateBytes, resolved.nowMs, recorder, warn, layout.segments, active));
   if (layout.snapshotMarkNeeded && recovered.snapshot) await storage.markRecoveredSnapshot(recovered.snapshot, recovered.hardState);
   return { storage, recovered };
 }
