@@ -215,7 +215,9 @@ export class ManagerProcess {
       appliedTo: () => raftServer.appliedTo(),
     };
     const endpoint = new ManagerEndpoint(host);
-    addWorkerService(this.grpcServer, options.clusterId, (heartbeat) => endpoint.onHeartbeat(heartbeat, nowUs()));
+    // Secrets are served from this manager's applied store, leader or not (ReadSecret, worker-service.ts).
+    addWorkerService(this.grpcServer, options.clusterId, (heartbeat) => endpoint.onHeartbeat(heartbeat, nowUs()),
+      { state: () => manager.state, secretKey: options.secretKey, logger: this.log });
     this.api = new ApiServer({
       manager: this.apiManager(),
       listen: options.listen,

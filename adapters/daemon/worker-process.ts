@@ -5,12 +5,17 @@
 // Invariants: each start of the process is a new incarnation (a counter kept in the state directory,
 // bumped before anything is sent), so managers' answers to an earlier life are dropped; a restarted
 // worker adopts the tasks the runtime still runs instead of starting them again.
+// Secrets: the runtime asks for a task's secret when it creates the task; the worker asks the
+// manager it heartbeats to first, then the others in turn, each with a deadline, and the first value
+// given wins (any manager serves secrets from its own store, which may lag: a refusal from one does
+// not stop the next). Values are written to the task's files only, never logged.
 
 import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkerSession, type SessionConfig } from '../../core/agent/index.ts';
 import type { WorkerRegistration } from '../../core/manager/worker-protocol.ts';
 import { nodeId, type NodeId } from '../../core/raft/index.ts';
+import type { TaskId } from '../../core/state/types.ts';
 import { WorkerClient } from '../grpc/worker-service.ts';
 import { silentLogger, type TransportLogger } from '../grpc/options.ts';
 import { splitAddress } from './address.ts';
@@ -41,6 +46,9 @@ export const defaultSessionConfig: SessionConfig = {
 };
 
 const nowUs = (): number => Date.now() * 1000;
+
+/** Bound on one ReadSecret call to one manager. */
+const SECRET_READ_TIMEOUT_MS = 3_000;
 
 /** Bumps and returns the incarnation counter kept in `dir` (written atomically). */
 function nextIncarnation(dir: string): number {
@@ -81,7 +89,7 @@ export class WorkerProcess {
     let session: WorkerSession | null = null;
     this.runtime = new ProcessRuntime(join(options.stateDir, 'runtime'), (event) => {
       if (!this.stopped) session?.onRuntimeEvent(event);
-    });
+    }, { readSecret: (name, taskId) => this.readSecret(name, taskId, log) });
     const restarted = incarnation > 1;
     session = new WorkerSession(nodeId(options.id), options.registration, incarnation, this.managerIds.length, 0, Math.random, restarted, options.session, {
       nowUs,
@@ -139,6 +147,27 @@ export class WorkerProcess {
     this.heartbeatTimer = setInterval(() => {
       if (!this.stopped) this.session.heartbeat();
     }, this.options.heartbeatMs);
+  }
+
+  /**
+   * The plaintext of secret `name` for task `taskId`, from the first manager that gives it: the one
+   * heartbeats go to, then the others in id order. Rejects with every manager's answer when none does.
+   */
+  private async readSecret(name: string, taskId: TaskId, log: (event: string, fields: Record<string, unknown>) => void): Promise<Buffer> {
+    const first = this.session.currentManager();
+    const order = [first, ...this.managerIds.keys()].filter((index, i, all) => all.indexOf(index) === i && this.clients[index] !== undefined);
+    const refusals: string[] = [];
+    for (const index of order) {
+      if (this.stopped) break;
+      try {
+        return await this.clients[index]!.readSecret({ node: this.options.id, task: taskId, secret: name }, SECRET_READ_TIMEOUT_MS);
+      } catch (error) {
+        const reason = (error as { details?: string }).details || (error as Error).message;
+        refusals.push(`${this.managerIds[index]}: ${reason}`);
+        log('secret-read-failed', { manager: this.managerIds[index], task_id: taskId, secret: name, error: reason });
+      }
+    }
+    throw new Error(`no manager gave it (${refusals.length === 0 ? 'the worker is stopping' : refusals.join('; ')})`);
   }
 
   /** Whether a manager answered within the session's disconnect bound. */

@@ -4,7 +4,8 @@
 //   daemon's own settings); it gets PATH (the runtime's search path), HOME (its working directory),
 //   WARREN_TASK_ID, WARREN_SECRETS_DIR and one WARREN_VOLUME_<NAME> per mount, then spec.env on top.
 // - Secrets: the spec names secrets only; their plaintext comes from the shell through the
-//   runtime's `readSecret(name)` (the daemon decrypts with the cluster key). Each is written to
+//   runtime's `readSecret(name, taskId)` (the daemon asks a manager, which checks that the task is
+//   this node's and names the secret, and decrypts it with the cluster key). Each is written to
 //   secrets/<target> with mode 0400 in a 0700 directory, and deleted with the task.
 // - Mounts: a process cannot see a volume at an absolute path such as /data without a mount
 //   namespace, so the target is mapped into the working directory (`/data` → work/data, a symlink
@@ -14,13 +15,15 @@
 import { mkdir, open, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize, posix, relative } from 'node:path';
 import type { ContainerSpec } from '../../../core/ports.ts';
+import type { TaskId } from '../../../core/state/types.ts';
 import { isSafeName, type TaskPaths } from './records.ts';
+import type { ReadSecret } from './task.ts';
 
 export interface PrepareContext {
-  readonly taskId: string;
+  readonly taskId: TaskId;
   readonly paths: TaskPaths;
   readonly searchPath: string;
-  readonly readSecret: ((name: string) => Promise<string | Uint8Array>) | null;
+  readonly readSecret: ReadSecret | null;
   readonly volumePath: (volume: string) => string;
 }
 
@@ -56,7 +59,7 @@ async function writeSecrets(spec: ContainerSpec, ctx: PrepareContext): Promise<v
     if (ctx.readSecret === null) throw new Error(`secret ${secret}: this process runtime was given no secret source`);
     let plaintext: string | Uint8Array;
     try {
-      plaintext = await ctx.readSecret(secret);
+      plaintext = await ctx.readSecret(secret, ctx.taskId);
     } catch (error) {
       throw new Error(`secret ${secret}: ${(error as Error).message}`);
     }

@@ -11,11 +11,22 @@ import { EventRecorder, pidRuns, Sandbox, shSpec, sleep, tid, until } from './te
 let sandbox: Sandbox;
 let events: EventRecorder;
 let runtime: ProcessRuntime;
+/** Every readSecret call, as [name, taskId]. */
+let secretReads: [string, string][];
 
 beforeEach(() => {
   sandbox = new Sandbox();
   events = new EventRecorder();
-  runtime = sandbox.open(events, { readSecret: async (name) => (name === 'db' ? 'p4ss-w0rd' : Promise.reject(new Error('no such secret'))) });
+  secretReads = [];
+  // Like a manager: secret db is given to task t1 only.
+  runtime = sandbox.open(events, {
+    readSecret: async (name, taskId) => {
+      secretReads.push([name, taskId]);
+      if (name !== 'db') throw new Error('no such secret');
+      if (taskId !== 't1') throw new Error(`task ${taskId} does not use it`);
+      return 'p4ss-w0rd';
+    },
+  });
 });
 afterEach(() => sandbox.cleanup());
 
@@ -189,8 +200,16 @@ describe('secrets, volumes and memory limits', () => {
     });
     await events.wait(isExit('t1'));
     assert.equal(readFileSync(paths('t1').stdout, 'utf8'), 'p4ss-w0rd400\n');
+    assert.deepEqual(secretReads, [['db', 't1']], 'asked once, for the task being created');
     await runtime.act({ type: 'remove', taskId: tid('t1') });
     assert.equal(existsSync(paths('t1').secrets), false);
+  });
+
+  test('the secret source is asked for the task being created, and may refuse that task', async () => {
+    await runtime.act({ type: 'create', taskId: tid('t2'), spec: shSpec('true', { secrets: [{ secret: 'db', target: 'db-password' }] }) });
+    assert.deepEqual(events.events, [{ type: 'created', taskId: 't2', ok: false, error: 'secret db: task t2 does not use it' }]);
+    assert.deepEqual(secretReads, [['db', 't2']]);
+    assert.equal(existsSync(paths('t2').secrets), false);
   });
 
   test('a secret the shell cannot provide fails the create and leaves nothing behind', async () => {

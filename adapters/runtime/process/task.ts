@@ -8,12 +8,16 @@ import type { TaskId } from '../../../core/state/types.ts';
 import type { ProcessIdentity } from './proc.ts';
 import type { TaskPaths, TaskRecordFile } from './records.ts';
 
+/** The plaintext of secret `name` for task `taskId` (the task whose creation needs it). */
+export type ReadSecret = (name: string, taskId: TaskId) => Promise<string | Uint8Array>;
+
 export interface ProcessRuntimeOptions {
   /**
-   * Plaintext of a secret by name, from the shell (which decrypts it with the cluster's key).
-   * Without it, creating a task that uses secrets fails.
+   * Plaintext of a secret by name, for the task being created, from the shell (the daemon asks a
+   * manager, which answers only for a task of this node whose spec names the secret). Without it,
+   * creating a task that uses secrets fails.
    */
-  readonly readSecret?: (name: string) => Promise<string | Uint8Array>;
+  readonly readSecret?: ReadSecret;
   /** Directory of a local volume; default <stateDir>/volumes/<name>. Created if missing. */
   readonly volumePath?: (volume: string) => string;
   /** PATH used to resolve programs and given to tasks; default the daemon's PATH. */
@@ -32,7 +36,7 @@ export interface ProcessRuntimeOptions {
 
 export interface ProcessRuntimeConfig {
   readonly stateDir: string;
-  readonly readSecret: ((name: string) => Promise<string | Uint8Array>) | null;
+  readonly readSecret: ReadSecret | null;
   readonly volumePath: (volume: string) => string;
   readonly searchPath: string;
   readonly shellPath: string;
