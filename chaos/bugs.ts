@@ -23,6 +23,7 @@ export const bugCatalog: readonly PlantableBug[] = [
   { name: 'no-truncate-on-conflict', workloads: both, description: 'a follower keeps its own conflicting entries instead of truncating them to match the leader' },
   { name: 'stale-read', workloads: ['kv'], description: 'a deposed leader answers reads from its local state without confirming it still leads' },
   { name: 'lost-unsynced-ack', workloads: both, description: 'a node acknowledges entries and votes before its disk sync completes, so a crash loses acknowledged state' },
+  { name: 'pipeline-early-reply', workloads: both, description: 'a node sends the messages of a Ready with nothing to write at once, before the writes still in flight are durable, so it can acknowledge entries or a vote it may still lose' },
   { name: 'vote-ignores-log', workloads: both, description: 'a node grants its vote without checking that the candidate\'s log is at least as up to date (Raft §5.4.1)' },
   { name: 'election-quorum-off-by-one', workloads: both, description: 'a candidate wins an election with half of the voters instead of a majority' },
   { name: 'read-before-apply', workloads: ['kv'], description: 'a node answers a read once its ReadIndex is confirmed, before applying the log up to that index' },
@@ -36,6 +37,7 @@ export const bugCatalog: readonly PlantableBug[] = [
 export interface PlantedBugs {
   readonly raft: RaftBugs;
   readonly ackBeforeSync: boolean;
+  readonly pipelineEarlyReply: boolean;
   readonly readBeforeApply: boolean;
   readonly orchestration: OrchestrationBugs;
 }
@@ -57,6 +59,7 @@ export function plantBugs(names: readonly string[]): PlantedBugs {
       electionQuorumOffByOne: has('election-quorum-off-by-one'),
     },
     ackBeforeSync: has('lost-unsynced-ack'),
+    pipelineEarlyReply: has('pipeline-early-reply'),
     readBeforeApply: has('read-before-apply'),
     orchestration: {
       ...noOrchestrationBugs,

@@ -38,6 +38,7 @@ export function runOrchestrationSeed(options: ChaosOptions): SeedResult {
     bugs: bugs.orchestration,
     raftBugs: bugs.raft,
     ackBeforeSync: bugs.ackBeforeSync,
+    pipelineEarlyReply: bugs.pipelineEarlyReply,
     mask: options.mask,
     trace: options.trace,
   });

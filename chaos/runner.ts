@@ -47,6 +47,7 @@ function runKvSeed(options: ChaosOptions): SeedResult {
     plan,
     raftBugs: bugs.raft,
     ackBeforeSync: bugs.ackBeforeSync,
+    pipelineEarlyReply: bugs.pipelineEarlyReply,
     readBeforeApply: bugs.readBeforeApply,
     observer: safety,
     trace: options.trace,

@@ -67,6 +67,7 @@ function runCluster(seed: string, durationUs: number, tuning: Partial<Tuning> = 
     plan: calmPlan(seed, 3, durationUs, tuning),
     raftBugs: noBugs,
     ackBeforeSync: false,
+    pipelineEarlyReply: false,
   readBeforeApply: false,
     observer,
     trace: null,

@@ -25,6 +25,7 @@ export interface ClusterOptions {
   readonly plan: FaultPlan;
   readonly raftBugs: RaftBugs;
   readonly ackBeforeSync: boolean;
+  readonly pipelineEarlyReply: boolean;
   readonly readBeforeApply: boolean;
   readonly observer: SimObserver;
   readonly trace: ((line: string) => void) | null;
@@ -108,6 +109,7 @@ export class Cluster {
           keepEntriesAfterSnapshot: 50,
           raftBugs: options.raftBugs,
           ackBeforeSync: options.ackBeforeSync,
+          pipelineEarlyReply: options.pipelineEarlyReply,
           readBeforeApply: options.readBeforeApply,
         }, env),
       );

@@ -1,9 +1,18 @@
 // One simulated Raft server's shell: the Raft core composed with simulated ports (disk, network,
-// clock). It runs the Ready loop exactly as the real daemon must: persist the Ready to disk, wait for
-// the sync, then send its messages, apply committed entries, and advance; it snapshots and compacts,
-// and restarts from what the disk holds. The state machine on top (key-value store, cluster store)
-// is a subclass. Invariant: no message leaves before the state it depends on is durable (unless the
-// planted bug lost-unsynced-ack is on); a crash keeps only what the disk synced.
+// clock). It runs the pipelined Ready loop exactly as the real daemon (adapters/daemon/raft-server.ts)
+// does: it takes a Ready while earlier ones are still being written, writes each one's record and
+// starts its sync, and processes the Readies strictly in the order taken once each one's write (and
+// so every earlier one) is durable: record it in storage, send its messages, tell the core. A
+// leader's appends and heartbeats leave at once (Raft thesis §10.2.1: the core counts its own copy
+// only once persisted); committed entries are applied when taken (they are durable here and on a
+// majority), except a snapshot or a membership change, applied when processed with no later Ready
+// taken meanwhile. It snapshots and compacts, and restarts from what the disk holds. The state
+// machine on top (key-value store, cluster store) is a subclass.
+// Invariants: no message but a leader's appends and heartbeats leaves before the state it depends on
+// is durable (unless the planted bugs lost-unsynced-ack or pipeline-early-reply are on); records
+// reach the disk in the order their Readies were taken; `storage` holds exactly what is durable (a
+// commit index alone is not written on its own: it rides along with the next record); a crash keeps
+// only what the disk synced.
 
 import { emptyHardState, MemoryStorage, RaftNode, type HardState, type ConfState, type Entry, type Message, type NodeId, type RaftBugs, type Ready, type Role } from '../core/raft/index.ts';
 import type { SimDisk, SyncToken } from './disk.ts';
@@ -29,12 +38,32 @@ export interface ShellConfig {
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
   readonly raftBugs: RaftBugs;
-  /** Planted bug lost-unsynced-ack: send (and so acknowledge) before the disk sync completes. */
+  /** Planted bug lost-unsynced-ack: send (and so acknowledge) when a Ready is taken, before its sync. */
   readonly ackBeforeSync: boolean;
+  /** Planted bug pipeline-early-reply: a Ready with nothing to write sends at once, before the writes in flight. */
+  readonly pipelineEarlyReply: boolean;
+}
+
+type ReadyRecord = Extract<DiskRecord, { type: 'ready' }>;
+
+/** A Ready taken and not yet processed. */
+interface Pending {
+  readonly ready: Ready;
+  /** Messages to send once this Ready's write and every earlier one are durable. */
+  readonly after: readonly Message[];
+  /** Its snapshot and committed entries are applied when it is processed, not when taken. */
+  readonly deferApply: boolean;
+  /** What it writes; null: nothing, it only waits for the writes before it. */
+  readonly record: ReadyRecord | null;
+  /** The sync covering its record, once the record is on the disk. */
+  token: SyncToken | null;
+  durable: boolean;
 }
 
 /** How long a node waits before retrying a write its full disk refused. */
 const diskFullRetryUs = 10_000;
+/** Bound on Readies taken and not yet processed; at the bound the loop waits for the disk. */
+const maxPendingReadies = 1024;
 
 export abstract class RaftShell {
   up = false;
@@ -43,7 +72,20 @@ export abstract class RaftShell {
   epoch = 0;
   node!: RaftNode;
   storage!: MemoryStorage;
-  private inflight: { ready: Ready; token: SyncToken; sent: boolean } | null = null;
+  /** Readies taken and not yet processed, oldest first (see pump). */
+  private pending: Pending[] = [];
+  /** A Ready applied only when processed (a snapshot, a membership change) is pending. */
+  private barrier = false;
+  /** A snapshot is due: no Ready is taken until the writes in flight are processed (see pump). */
+  private snapshotWaiting = false;
+  /** The pending Ready whose write a full disk refused; nothing is taken until it is written. */
+  private held: Pending | null = null;
+  private retryToken: SyncToken | null = null;
+  private pumping = false;
+  /** The latest hard state taken, the last one put in a record, and the last written term and vote. */
+  private hardLatest: HardState = emptyHardState;
+  private hardRecorded: HardState = emptyHardState;
+  private hardQueued: HardState = emptyHardState;
   protected appliedIndex = 0;
   private lastSnapshotIndex = 0;
   protected life = 0;
@@ -90,7 +132,7 @@ export abstract class RaftShell {
   protected onTick(): void {}
   /** The node's role changed (taken from a Ready). */
   protected onRoleChange(_role: Role): void {}
-  /** After the committed entries of a Ready were applied, before advance. */
+  /** When a Ready is processed: its committed entries are applied, its read states may be served. */
   protected afterApply(_ready: Ready): void {}
 
   /** First start of a member of the initial configuration. */
@@ -117,6 +159,7 @@ export abstract class RaftShell {
     this.restoreState(snap.data);
     this.appliedIndex = snap.meta.index;
     this.lastSnapshotIndex = snap.meta.index;
+    this.hardLatest = this.hardRecorded = this.hardQueued = storage.getHardState();
     this.life++;
     const random = this.rng.child(`raft/life-${this.life}`);
     this.node = new RaftNode(
@@ -144,7 +187,11 @@ export abstract class RaftShell {
     this.up = false;
     this.paused = false;
     this.epoch++;
-    this.inflight = null;
+    this.pending = [];
+    this.barrier = false;
+    this.snapshotWaiting = false;
+    this.held = null;
+    this.retryToken = null;
     this.onCrash();
     this.disk.crash();
   }
@@ -168,14 +215,18 @@ export abstract class RaftShell {
   }
 
   protected afterStep(): void {
-    const commit = this.node.commitIndex();
-    if (commit !== this.commitSeen) {
-      if (commit > this.commitSeen && this.node.role() === 'leader') {
-        this.shellEnv.observer.onLeaderCommit(this.id, this.node.term(), commit, this.logView, this.shellEnv.nowUs());
-      }
-      this.commitSeen = commit;
-    }
+    this.observeCommit();
     this.pump();
+  }
+
+  /** The commit index moved (a step, or the leader's own write counted by persisted()). */
+  private observeCommit(): void {
+    const commit = this.node.commitIndex();
+    if (commit === this.commitSeen) return;
+    if (commit > this.commitSeen && this.node.role() === 'leader') {
+      this.shellEnv.observer.onLeaderCommit(this.id, this.node.term(), commit, this.logView, this.shellEnv.nowUs());
+    }
+    this.commitSeen = commit;
   }
 
   protected send(message: Message): void {
@@ -185,68 +236,141 @@ export abstract class RaftShell {
     this.shellEnv.send(message);
   }
 
-  /** Drive the Ready loop until it waits on the disk or has nothing to do. */
+  /**
+   * Drive the Ready loop: take every Ready the node has (each one's write queued behind the ones in
+   * flight), and process, in order, those whose write is durable. A re-entrant call (an apply that
+   * proposes) only leaves work for the loop already running, which goes on until nothing moves.
+   */
   pump(): void {
-    while (this.up && this.inflight === null && this.node.hasReady()) {
-      const ready = this.node.ready();
-      if (ready.softState) {
-        const status = this.node.status();
-        this.shellEnv.observer.onSoftState(this.id, ready.softState.role, status.term, this.shellEnv.nowUs(), this.logView);
-        this.onRoleChange(ready.softState.role);
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      for (let moved = true; moved && this.up; ) {
+        moved = false;
+        while (this.canTake() && this.node.hasReadyPipelined()) {
+          this.take(this.node.readyPipelined());
+          moved = true;
+        }
+        while (this.up && this.pending.length > 0 && this.pending[0]!.durable) {
+          this.process(this.pending.shift()!);
+          moved = true;
+        }
+        // The rewrite that compacts replaces the whole file, so it waits until no write is in
+        // flight; meanwhile no Ready is taken, so that moment comes within a sync.
+        const due = this.up && this.snapshotDue();
+        this.snapshotWaiting = due && this.pending.length > 0;
+        if (due && this.pending.length === 0) {
+          this.compact();
+          moved = true;
+        }
       }
-      if (ready.snapshot === null && ready.entries.length === 0 && ready.hardState === null) {
-        this.finish(ready, false);
-        continue;
-      }
-      this.persist(ready);
+    } finally {
+      this.pumping = false;
     }
   }
 
-  /** Write the Ready as one record and start its sync; a full disk holds it for a retry. */
-  private persist(ready: Ready): void {
-    const record: DiskRecord = { type: 'ready', snapshot: ready.snapshot, entries: ready.entries, hardState: ready.hardState };
-    if (!this.disk.append(record, this.shellEnv.nowUs())) {
-      // Nothing was written, so nothing may be sent or acknowledged: hold the Ready and retry.
-      this.inflight = { ready, token: { doneAtUs: this.shellEnv.nowUs() + diskFullRetryUs, upto: -1, epoch: -1 }, sent: false };
-      this.shellEnv.scheduleSync(this, this.inflight.token);
+  private canTake(): boolean {
+    return this.up && !this.barrier && !this.snapshotWaiting && this.held === null && this.pending.length < maxPendingReadies;
+  }
+
+  private take(ready: Ready): void {
+    if (ready.softState) {
+      const status = this.node.status();
+      this.shellEnv.observer.onSoftState(this.id, ready.softState.role, status.term, this.shellEnv.nowUs(), this.logView);
+      this.onRoleChange(ready.softState.role);
+    }
+    // Term and vote go to disk before anything that depends on them leaves; a new commit index
+    // alone is not written on its own (Raft learns it again from the leader) but rides along.
+    const hard = ready.hardState;
+    if (hard) this.hardLatest = hard;
+    const termOrVote = hard !== null && (hard.term !== this.hardQueued.term || hard.vote !== this.hardQueued.vote);
+    const needsWrite = ready.snapshot !== null || ready.entries.length > 0 || termOrVote;
+    const after = this.sendEarly(ready, needsWrite, termOrVote);
+    const deferApply = ready.snapshot !== null || ready.committed.some((e) => e.type === 'conf');
+    if (!deferApply) this.applyCommitted(ready.committed);
+    else this.barrier = true;
+    let record: ReadyRecord | null = null;
+    if (needsWrite) {
+      record = { type: 'ready', snapshot: ready.snapshot, entries: ready.entries, hardState: this.hardLatest !== this.hardRecorded ? this.hardLatest : null };
+      this.hardRecorded = this.hardQueued = this.hardLatest;
+    }
+    const item: Pending = { ready, after, deferApply, record, token: null, durable: record === null };
+    this.pending.push(item);
+    if (record) this.write(item);
+  }
+
+  /**
+   * Sends what may leave as the Ready is taken; returns what waits until it is processed. A leader's
+   * appends and heartbeats leave at once when its term and vote are durable (the core counts its own
+   * copy toward commit only once persisted() says so); everything else waits.
+   */
+  private sendEarly(ready: Ready, needsWrite: boolean, termOrVote: boolean): readonly Message[] {
+    if (this.shellConfig.ackBeforeSync || (!needsWrite && this.shellConfig.pipelineEarlyReply)) {
+      for (const m of ready.messages) this.send(m);
+      return [];
+    }
+    const durable = this.storage.getHardState();
+    const settled = !termOrVote && this.hardQueued.term === durable.term && this.hardQueued.vote === durable.vote;
+    if (this.node.role() !== 'leader' || !settled) return ready.messages;
+    const after: Message[] = [];
+    for (const m of ready.messages) {
+      if (m.type === 'app' || m.type === 'heartbeat') this.send(m);
+      else after.push(m);
+    }
+    return after;
+  }
+
+  /** Append the Ready's record and start its sync; a full disk holds it (and the loop) for a retry. */
+  private write(item: Pending): void {
+    const nowUs = this.shellEnv.nowUs();
+    if (!this.disk.append(item.record!, nowUs)) {
+      // Nothing was written, so nothing after it may be: it stays the last pending Ready until then.
+      this.held = item;
+      this.retryToken = { doneAtUs: nowUs + diskFullRetryUs, upto: -1, epoch: -1 };
+      this.shellEnv.scheduleSync(this, this.retryToken);
       return;
     }
-    const token = this.disk.beginSync(this.shellEnv.nowUs());
-    const sent = this.shellConfig.ackBeforeSync;
-    if (sent) for (const m of ready.messages) this.send(m);
-    this.inflight = { ready, token, sent };
-    this.shellEnv.scheduleSync(this, token);
+    this.held = null;
+    item.token = this.disk.beginSync(nowUs);
+    this.shellEnv.scheduleSync(this, item.token);
   }
 
-  /** The disk sync of the in-flight Ready completed (or a full disk's retry is due). */
+  /** A disk sync completed (or a full disk's retry is due). */
   syncDone(token: SyncToken): void {
-    const inflight = this.inflight;
-    if (!this.up || inflight === null || inflight.token !== token) return;
-    if (token.upto === -1) {
-      this.inflight = null;
-      this.persist(inflight.ready); // the retry of a write a full disk refused
+    if (!this.up) return;
+    if (token === this.retryToken) {
+      this.retryToken = null;
+      this.write(this.held!);
+      this.pump();
       return;
     }
-    if (!this.disk.completeSync(token, this.shellEnv.nowUs())) return;
-    this.inflight = null;
-    const ready = inflight.ready;
-    if (ready.snapshot) this.storage.applySnapshot(ready.snapshot);
-    this.storage.append(ready.entries);
-    if (ready.hardState) {
-      this.storage.setHardState(ready.hardState);
-      this.shellEnv.observer.onHardStateSynced(this.id, ready.hardState, this.shellEnv.nowUs());
-    }
-    this.finish(ready, inflight.sent);
+    if (token.upto < 0 || !this.disk.completeSync(token, this.shellEnv.nowUs())) return;
+    // Syncs may complete out of order: this one made every record before its position durable too.
+    for (const item of this.pending) if (item.token !== null && item.token.upto <= token.upto) item.durable = true;
     this.pump();
   }
 
-  private finish(ready: Ready, alreadySent: boolean): void {
-    if (!alreadySent) for (const m of ready.messages) this.send(m);
-    if (ready.snapshot) this.installSnapshot(ready.snapshot.data, ready.snapshot.meta.index, ready.snapshot.meta.term);
-    for (const entry of ready.committed) this.apply(entry);
+  /** A Ready whose write (and every earlier one) is durable: record it, send, apply, tell the node. */
+  private process(item: Pending): void {
+    const { ready, record } = item;
+    if (record) {
+      if (record.snapshot) this.storage.applySnapshot(record.snapshot);
+      this.storage.append(record.entries);
+      if (record.hardState) {
+        this.storage.setHardState(record.hardState);
+        this.shellEnv.observer.onHardStateSynced(this.id, record.hardState, this.shellEnv.nowUs());
+      }
+    }
+    for (const m of item.after) this.send(m);
+    if (item.deferApply) {
+      if (ready.snapshot) this.installSnapshot(ready.snapshot.data, ready.snapshot.meta.index, ready.snapshot.meta.term);
+      this.applyCommitted(ready.committed);
+    }
     this.afterApply(ready);
-    this.node.advance(ready);
-    this.maybeCompact();
+    this.node.persisted(ready);
+    this.node.applied(ready);
+    this.observeCommit();
+    if (item.deferApply) this.barrier = false;
   }
 
   private installSnapshot(data: string, index: number, term: number): void {
@@ -256,25 +380,34 @@ export abstract class RaftShell {
     this.shellEnv.observer.onSnapshotApplied(this.id, index, term, this.shellEnv.nowUs());
   }
 
-  private apply(entry: Entry): void {
-    this.shellEnv.observer.onApply(this.id, entry, this.shellEnv.nowUs());
-    this.appliedIndex = entry.index;
-    if (entry.type === 'conf') this.node.applyConfEntry(entry);
-    else if (entry.data !== '') this.applyCommand(entry);
+  private applyCommitted(entries: readonly Entry[]): void {
+    for (const entry of entries) {
+      this.shellEnv.observer.onApply(this.id, entry, this.shellEnv.nowUs());
+      this.appliedIndex = entry.index;
+      if (entry.type === 'conf') this.node.applyConfEntry(entry);
+      else if (entry.data !== '') this.applyCommand(entry);
+    }
   }
 
-  private maybeCompact(): void {
-    if (this.inflight !== null) return;
-    const status = this.node.status();
-    if (this.appliedIndex - this.lastSnapshotIndex < this.shellConfig.snapshotEveryEntries) return;
-    if (this.appliedIndex > this.storage.lastIndex()) return;
-    const snap = this.storage.createSnapshot(this.appliedIndex, status.conf, this.snapshotState());
+  private snapshotDue(): boolean {
+    return this.appliedIndex - this.lastSnapshotIndex >= this.shellConfig.snapshotEveryEntries && this.appliedIndex <= this.storage.lastIndex();
+  }
+
+  /** Snapshot at the applied index and rewrite the disk as that snapshot, the kept tail and the hard state. */
+  private compact(): void {
+    if (this.pending.length > 0) throw new Error(`${this.id}: compaction with ${this.pending.length} Readies pending would drop their records`);
+    const snap = this.storage.createSnapshot(this.appliedIndex, this.node.status().conf, this.snapshotState());
     this.lastSnapshotIndex = this.appliedIndex;
     const compactTo = Math.max(this.storage.firstIndex() - 1, this.appliedIndex - this.shellConfig.keepEntriesAfterSnapshot);
     this.storage.compact(compactTo);
-    // Atomic rewrite: the snapshot, the entries kept after the compaction point, and the hard state.
     const entries = this.storage.lastIndex() >= this.storage.firstIndex() ? this.storage.entries(this.storage.firstIndex(), this.storage.lastIndex() + 1, Number.MAX_SAFE_INTEGER) : [];
-    this.disk.rewrite([{ type: 'ready', snapshot: snap, entries, hardState: this.storage.getHardState() }], this.shellEnv.nowUs());
+    // Nothing is pending, so the latest hard state differs from the durable one at most in its
+    // commit index (at least the snapshot's), which the atomic rewrite makes durable too.
+    const hard = this.hardLatest;
+    this.disk.rewrite([{ type: 'ready', snapshot: snap, entries, hardState: hard }], this.shellEnv.nowUs());
+    this.storage.setHardState(hard);
+    this.hardRecorded = hard;
+    this.shellEnv.observer.onHardStateSynced(this.id, hard, this.shellEnv.nowUs());
   }
 
   appliedTo(): number {

@@ -27,6 +27,7 @@ export const baseShellConfig: ShellConfig = {
   checkQuorum: false,
   raftBugs: noBugs,
   ackBeforeSync: false,
+  pipelineEarlyReply: false,
 };
 
 export type ShellWorldEvent =

@@ -37,9 +37,10 @@ export interface OrchestrationWorldOptions {
   readonly reaper: ReaperConfig | null;
   /** Planted bugs of the control plane, given to every manager (its reconciler, scheduler and store). */
   readonly bugs: OrchestrationBugs;
-  /** Planted bugs of the managers' Raft, and acknowledging before the disk sync (the key-value world's). */
+  /** Planted bugs of the managers' Raft, and of its Ready loop: acknowledging before the disk sync, replying before earlier writes (the key-value world's). */
   readonly raftBugs: RaftBugs;
   readonly ackBeforeSync: boolean;
+  readonly pipelineEarlyReply: boolean;
   /** Which of the drawn machine fault events and rates stay on (shrinking); null: the whole plan. */
   readonly mask: { readonly events: readonly number[]; readonly rates: readonly string[] } | null;
   readonly trace: ((line: string) => void) | null;
@@ -67,6 +68,7 @@ export const defaultWorldOptions = {
   operatorEveryUs: 1_000_000,
   raftBugs: noBugs as RaftBugs,
   ackBeforeSync: false,
+  pipelineEarlyReply: false,
   mask: null,
   trace: null,
 } satisfies Partial<OrchestrationWorldOptions>;

@@ -134,6 +134,7 @@ export class OrchestrationWorld {
         keepEntriesAfterSnapshot: 50,
         raftBugs: this.options.raftBugs,
         ackBeforeSync: this.options.ackBeforeSync,
+        pipelineEarlyReply: this.options.pipelineEarlyReply,
       }, env, managerConfig);
       host.watch = this.watch;
       this.managers.push(host);
