@@ -1,6 +1,6 @@
 // One simulated Raft server's shell: the Raft core composed with simulated ports (disk, network,
 // clock). It runs the pipelined Ready loop exactly as the real daemon (adapters/daemon/raft-server.ts)
-// does: it takes a Ready while earlier ones are still being written, writes each one's record and
+// does, with the same decisions (core/raft/ready-plan.ts): it takes a Ready while earlier ones are still being written, writes each one's record and
 // starts its sync, and processes the Readies strictly in the order taken once each one's write (and
 // so every earlier one) is durable: record it in storage, send its messages, tell the core. A
 // leader's appends and heartbeats leave at once (Raft thesis §10.2.1: the core counts its own copy
@@ -14,7 +14,7 @@
 // commit index alone is not written on its own: it rides along with the next record); a crash keeps
 // only what the disk synced.
 
-import { emptyHardState, MemoryStorage, RaftNode, type HardState, type ConfState, type Entry, type Message, type NodeId, type RaftBugs, type Ready, type Role } from '../core/raft/index.ts';
+import { emptyHardState, MemoryStorage, planReady, RaftNode, type HardState, type ConfState, type Entry, type Message, type NodeId, type RaftBugs, type Ready, type ReadyPlan, type Role } from '../core/raft/index.ts';
 import type { SimDisk, SyncToken } from './disk.ts';
 import type { DiskRecord, DurableView, LogView, SimObserver } from './protocol.ts';
 import type { Rng } from './rng.ts';
@@ -279,45 +279,29 @@ export abstract class RaftShell {
       this.shellEnv.observer.onSoftState(this.id, ready.softState.role, status.term, this.shellEnv.nowUs(), this.logView);
       this.onRoleChange(ready.softState.role);
     }
-    // Term and vote go to disk before anything that depends on them leaves; a new commit index
-    // alone is not written on its own (Raft learns it again from the leader) but rides along.
-    const hard = ready.hardState;
-    if (hard) this.hardLatest = hard;
-    const termOrVote = hard !== null && (hard.term !== this.hardQueued.term || hard.vote !== this.hardQueued.vote);
-    const needsWrite = ready.snapshot !== null || ready.entries.length > 0 || termOrVote;
-    const after = this.sendEarly(ready, needsWrite, termOrVote);
-    const deferApply = ready.snapshot !== null || ready.committed.some((e) => e.type === 'conf');
-    if (!deferApply) this.applyCommitted(ready.committed);
+    if (ready.hardState) this.hardLatest = ready.hardState;
+    const plan = planReady(ready, this.node.role(), this.hardQueued, this.storage.getHardState());
+    const after = this.sendEarly(ready, plan);
+    if (!plan.deferApply) this.applyCommitted(ready.committed);
     else this.barrier = true;
     let record: ReadyRecord | null = null;
-    if (needsWrite) {
+    if (plan.needsWrite) {
       record = { type: 'ready', snapshot: ready.snapshot, entries: ready.entries, hardState: this.hardLatest !== this.hardRecorded ? this.hardLatest : null };
       this.hardRecorded = this.hardQueued = this.hardLatest;
     }
-    const item: Pending = { ready, after, deferApply, record, token: null, durable: record === null };
+    const item: Pending = { ready, after, deferApply: plan.deferApply, record, token: null, durable: record === null };
     this.pending.push(item);
     if (record) this.write(item);
   }
 
-  /**
-   * Sends what may leave as the Ready is taken; returns what waits until it is processed. A leader's
-   * appends and heartbeats leave at once when its term and vote are durable (the core counts its own
-   * copy toward commit only once persisted() says so); everything else waits.
-   */
-  private sendEarly(ready: Ready, needsWrite: boolean, termOrVote: boolean): readonly Message[] {
-    if (this.shellConfig.ackBeforeSync || (!needsWrite && this.shellConfig.pipelineEarlyReply)) {
+  /** Sends what may leave as the Ready is taken (see planReady, or all of it under a planted bug); returns the rest. */
+  private sendEarly(ready: Ready, plan: ReadyPlan): readonly Message[] {
+    if (this.shellConfig.ackBeforeSync || (!plan.needsWrite && this.shellConfig.pipelineEarlyReply)) {
       for (const m of ready.messages) this.send(m);
       return [];
     }
-    const durable = this.storage.getHardState();
-    const settled = !termOrVote && this.hardQueued.term === durable.term && this.hardQueued.vote === durable.vote;
-    if (this.node.role() !== 'leader' || !settled) return ready.messages;
-    const after: Message[] = [];
-    for (const m of ready.messages) {
-      if (m.type === 'app' || m.type === 'heartbeat') this.send(m);
-      else after.push(m);
-    }
-    return after;
+    for (const m of plan.early) this.send(m);
+    return plan.after;
   }
 
   /** Append the Ready's record and start its sync; a full disk holds it (and the loop) for a retry. */

@@ -1,6 +1,7 @@
 // One real Raft server: the Raft core (core/raft) on the write-ahead log (adapters/storage), with a
 // transport for its messages and a state machine on top, driven by the same pipelined Ready loop the
-// simulator runs (sim/raft-shell.ts): take each Ready as soon as the node has one and queue its write
+// simulator runs (sim/raft-shell.ts), both following core/raft/ready-plan.ts: take each Ready once
+// per turn of the event loop and queue its write
 // behind the writes in flight (the WAL group-commits them), apply its committed entries at once
 // (they are durable already), and when its write is durable send its messages and tell the node;
 // snapshot and compact every so many entries. Ticks come from a timer.
@@ -12,7 +13,7 @@
 // on disk is then only trusted after a restart's recovery).
 
 import { randomInt } from 'node:crypto';
-import { nodeId, noBugs, RaftNode, type ConfEntryData, type Entry, type HardState, type Message, type Ready, type Role } from '../../core/raft/index.ts';
+import { nodeId, noBugs, planReady, RaftNode, type ConfEntryData, type Entry, type HardState, type Message, type Ready, type Role } from '../../core/raft/index.ts';
 import { StorageError, toMemoryStorage, type Recovered, type WalStorage } from '../storage/index.ts';
 import type { MemoryStorage } from '../../core/raft/index.ts';
 
@@ -75,7 +76,6 @@ interface Pending {
   readonly after: readonly Message[];
   /** Its committed entries (and snapshot) are applied when it is processed, not when taken. */
   readonly deferApply: boolean;
-  readonly needsWrite: boolean;
   durable: boolean;
 }
 
@@ -238,36 +238,14 @@ export class RaftServer {
 
   private take(ready: Ready): void {
     if (ready.softState) this.machine.onRoleChange(ready.softState.role);
-    // Term and vote always go to disk before anything that depends on them leaves. A new commit
-    // index alone is not written on its own (Raft can always learn it again from the leader): it
-    // rides along with the next write, so there is one fsync per write instead of two.
-    const hard = ready.hardState;
-    const termOrVote = hard !== null && (hard.term !== this.queuedHard.term || hard.vote !== this.queuedHard.vote);
-    const needsWrite = ready.snapshot !== null || ready.entries.length > 0 || termOrVote;
-    // A leader's appends and heartbeats leave before its own write is durable (Raft thesis
-    // §10.2.1), so its disk and its followers' work at once: the core counts the leader's own copy
-    // toward commit only once persisted() says it is durable, so "committed" still means durable on
-    // a majority. Anything else (votes, responses) waits for this write and every earlier one.
-    let after = ready.messages;
-    const durable = this.memory.getHardState();
-    if (this.node.role() === 'leader' && !termOrVote && this.queuedHard.term === durable.term && this.queuedHard.vote === durable.vote) {
-      const early = ready.messages.filter((m) => m.type === 'app' || m.type === 'heartbeat');
-      if (early.length > 0) {
-        after = ready.messages.filter((m) => m.type !== 'app' && m.type !== 'heartbeat');
-        this.send(early);
-      }
-    }
-    // Committed entries are durable here and on a majority already, so they are applied (and their
-    // clients answered) at once, while writes are in flight, as etcd's server does. A snapshot or a
-    // membership change keeps the plain order: applied once every earlier write is processed, and no
-    // later Ready is taken until then.
-    const deferApply = ready.snapshot !== null || ready.committed.some((e) => e.type === 'conf');
-    if (!deferApply) this.applyCommitted(ready);
+    const plan = planReady(ready, this.node.role(), this.queuedHard, this.memory.getHardState());
+    if (plan.early.length > 0) this.send(plan.early);
+    if (!plan.deferApply) this.applyCommitted(ready);
     else this.barrier = true;
-    const item: Pending = { ready, after, deferApply, needsWrite, durable: !needsWrite };
+    const item: Pending = { ready, after: plan.after, deferApply: plan.deferApply, durable: !plan.needsWrite };
     this.pending.push(item);
-    if (termOrVote) this.queuedHard = hard;
-    if (needsWrite) this.write(item);
+    if (plan.termOrVote) this.queuedHard = ready.hardState!;
+    if (plan.needsWrite) this.write(item);
   }
 
   private write(item: Pending): void {

@@ -1,6 +1,8 @@
 // The public surface of the Raft core.
 export { RaftNode } from './node.ts';
 export type { Ready, ProposeResult, ProposeError, NodeStatus } from './node.ts';
+export { planReady } from './ready-plan.ts';
+export type { ReadyPlan } from './ready-plan.ts';
 export { MemoryStorage, CompactedError } from './storage.ts';
 export type { Storage } from './storage.ts';
 export { noBugs } from './bugs.ts';

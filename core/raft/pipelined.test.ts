@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { Harness } from './harness.ts';
 import { Unstable } from './log-unstable.ts';
 import type { Ready } from './node.ts';
-import type { Entry, Message } from './types.ts';
+import { planReady } from './ready-plan.ts';
+import { nodeId, type Entry, type HardState, type Message } from './types.ts';
 
 const entry = (index: number, term: number, data = ''): Entry => ({ index, term, type: 'normal', data });
 
@@ -126,4 +127,34 @@ test('unstable: a snapshot handed out is not handed out again, and a new one is'
   u.stableSnapTo(20);
   assert.equal(u.snapshot, null);
   assert.equal(u.snapshotInProgress, false);
+});
+
+test('planReady: what is written, what leaves early, what is applied behind a barrier', () => {
+  const n1 = nodeId('n1');
+  const n2 = nodeId('n2');
+  const hs = (term: number, vote: string | null, commit: number): HardState => ({ term, vote: vote === null ? null : nodeId(vote), commit });
+  const msg = (type: Message['type']): Message => ({ type, from: n1, to: n2, term: 2 }) as Message;
+  const ready = (over: Partial<Ready>): Ready => ({ softState: null, hardState: null, entries: [], snapshot: null, committed: [], messages: [], readStates: [], readsRejected: [], ...over });
+  const settled = hs(2, 'n1', 5);
+  const messages = [msg('app'), msg('heartbeat'), msg('read-index-resp')];
+
+  const leader = planReady(ready({ entries: [entry(6, 2)], hardState: hs(2, 'n1', 6), messages }), 'leader', settled, settled);
+  assert.equal(leader.needsWrite, true);
+  assert.equal(leader.termOrVote, false);
+  assert.deepEqual(leader.early.map((m) => m.type), ['app', 'heartbeat']);
+  assert.deepEqual(leader.after.map((m) => m.type), ['read-index-resp']);
+
+  const commitOnly = planReady(ready({ hardState: hs(2, 'n1', 7) }), 'leader', settled, settled);
+  assert.equal(commitOnly.needsWrite, false, 'a new commit index alone is not written');
+
+  const newTerm = planReady(ready({ hardState: hs(3, null, 5), messages }), 'leader', settled, settled);
+  assert.equal(newTerm.needsWrite, true);
+  assert.deepEqual(newTerm.early, [], 'nothing leaves before a new term is durable');
+  const termInFlight = planReady(ready({ messages }), 'leader', hs(3, null, 5), settled);
+  assert.deepEqual(termInFlight.early, [], 'nor while it is being written');
+  assert.deepEqual(planReady(ready({ messages }), 'follower', settled, settled).early, [], "a follower's answers wait for the disk");
+
+  const conf: Entry = { index: 4, term: 2, type: 'conf', data: '{}' };
+  assert.equal(planReady(ready({ committed: [entry(3, 2), conf] }), 'leader', settled, settled).deferApply, true);
+  assert.equal(planReady(ready({ committed: [entry(3, 2)] }), 'leader', settled, settled).deferApply, false);
 });
