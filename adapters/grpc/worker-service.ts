@@ -121,11 +121,17 @@ export function readSecretFor(state: StateView, sealer: SecretSealer, request: S
   }
 }
 
-/** The cluster id a call's metadata names, checked: null when it is ours, else the refusal. */
-function clusterRefusal(call: grpc.ServerUnaryCall<unknown, unknown>, clusterId: string): Partial<grpc.StatusObject> | null {
+/**
+ * Why a call is refused before its handler runs, or null: a worker of another cluster
+ * (FAILED_PRECONDITION), or a request `problem` finds malformed (INVALID_ARGUMENT, prefixed `what`).
+ */
+function refusalOf(call: grpc.ServerUnaryCall<unknown, unknown>, clusterId: string, problem: (request: unknown) => string | null, what: string): Partial<grpc.StatusObject> | null {
   const theirs = call.metadata.get(METADATA_CLUSTER_ID)[0];
-  if (theirs === clusterId) return null;
-  return { code: grpc.status.FAILED_PRECONDITION, details: `worker ${String((call.request as { node?: unknown })?.node)} belongs to cluster "${String(theirs)}", this manager to "${clusterId}"` };
+  if (theirs !== clusterId) {
+    return { code: grpc.status.FAILED_PRECONDITION, details: `worker ${String((call.request as { node?: unknown })?.node)} belongs to cluster "${String(theirs)}", this manager to "${clusterId}"` };
+  }
+  const found = problem(call.request);
+  return found === null ? null : { code: grpc.status.INVALID_ARGUMENT, details: `${what}: ${found}` };
 }
 
 /** Why a decoded heartbeat is not one, or null when it is. */
@@ -152,14 +158,9 @@ export function addWorkerService(server: grpc.Server, clusterId: string, handle:
   const log = secrets.logger ?? silentLogger;
   server.addService(workerServiceDefinition, {
     Heartbeat: (call: grpc.ServerUnaryCall<unknown, ManagerMessage>, callback: grpc.sendUnaryData<ManagerMessage>) => {
-      const wrongCluster = clusterRefusal(call, clusterId);
-      if (wrongCluster !== null) {
-        callback(wrongCluster);
-        return;
-      }
-      const problem = heartbeatProblem(call.request);
-      if (problem !== null) {
-        callback({ code: grpc.status.INVALID_ARGUMENT, details: `bad heartbeat: ${problem}` });
+      const refusal = refusalOf(call, clusterId, heartbeatProblem, 'bad heartbeat');
+      if (refusal !== null) {
+        callback(refusal);
         return;
       }
       try {
@@ -169,14 +170,9 @@ export function addWorkerService(server: grpc.Server, clusterId: string, handle:
       }
     },
     ReadSecret: (call: grpc.ServerUnaryCall<unknown, SecretReadAnswer>, callback: grpc.sendUnaryData<SecretReadAnswer>) => {
-      const wrongCluster = clusterRefusal(call, clusterId);
-      if (wrongCluster !== null) {
-        callback(wrongCluster);
-        return;
-      }
-      const problem = secretReadProblem(call.request);
-      if (problem !== null) {
-        callback({ code: grpc.status.INVALID_ARGUMENT, details: `bad secret read: ${problem}` });
+      const refusal = refusalOf(call, clusterId, secretReadProblem, 'bad secret read');
+      if (refusal !== null) {
+        callback(refusal);
         return;
       }
       const request = call.request as SecretReadRequest;
