@@ -1,7 +1,7 @@
-// ReadSecret on the worker service, over real gRPC on loopback: a manager gives a secret's plaintext
+// The worker service over real gRPC on loopback. ReadSecret: a manager gives a secret's plaintext
 // only for a task of the store placed on the asking node, still wanted, whose spec (the version it
 // runs) names the secret; every other request is refused with its own status code, and neither the
-// answer's path nor a refusal logs the value.
+// answer's path nor a refusal logs the value. Heartbeats pass the same cluster and shape pre-check.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -124,4 +124,15 @@ test('reads and refusals are logged by names only, never with the value', () => 
   assert.ok(logged.some((line) => line.includes('PERMISSION_DENIED')), 'refusals are logged with their code');
   const forms = [dbValue.toString('base64'), dbValue.toString('hex'), dbValue.subarray(0, 4).toString('latin1'), 'not yours'];
   for (const line of logged) for (const form of forms) assert.ok(!line.includes(form), `a log line carries the value: ${line}`);
+});
+
+test('heartbeats go through the same pre-check: another cluster is FAILED_PRECONDITION, a malformed one INVALID_ARGUMENT', async () => {
+  const refusal = (from: WorkerClient, message: unknown): Promise<grpc.ServiceError> =>
+    from.heartbeat(message as never, 2_000).then(() => assert.fail('the heartbeat was answered'), (error: grpc.ServiceError) => error);
+  const other = await refusal(stranger, { type: 'worker-heartbeat', node: 'n1' });
+  assert.equal(other.code, grpc.status.FAILED_PRECONDITION);
+  assert.match(other.details, /belongs to cluster "another-cluster"/);
+  const bad = await refusal(client, { type: 'worker-heartbeat', node: '' });
+  assert.equal(bad.code, grpc.status.INVALID_ARGUMENT);
+  assert.match(bad.details, /^bad heartbeat: field "node"/);
 });
