@@ -86,6 +86,13 @@ const MANAGERS_FILE = 'managers.json';
 /** How often the leader looks for learners to promote. */
 const PROMOTE_EVERY_TICKS = 20;
 const JOIN_TIMEOUT_MS = 10_000;
+/**
+ * Answers (and so client responses) sent per turn of the event loop; the rest wait for the next
+ * turn. A large batch committed at once is answered in parts, each flushed to the sockets before the
+ * next is built, so clients send their next requests while the rest is still being answered
+ * instead of the whole load moving through client and leader in lock step.
+ */
+const ANSWERS_PER_TURN = 16;
 
 /** The managers' addresses this manager last knew (kept so a restart can reach them before any log is applied). */
 function readManagersFile(dataDir: string): Record<string, string> {
@@ -122,6 +129,7 @@ export class ManagerProcess {
   private readonly raftOptions: RaftServerOptions;
   private ticks = 0;
   private tickStartMs = 0;
+  private answersScheduled = false;
 
   private constructor(readonly id: string, private readonly options: ManagerProcessOptions, storage: WalStorage, recovered: Awaited<ReturnType<typeof openStorage>>['recovered']) {
     this.log = options.logger ?? silentLogger;
@@ -185,7 +193,7 @@ export class ManagerProcess {
         manager.observeLeadership();
         this.log.info({ event: 'role', role, term: manager.term() }, `raft role ${role}`);
       },
-      afterLoop: () => manager.deliverAnswers(),
+      afterLoop: () => this.deliverAnswers(),
     }, this.raftOptions, {
       fatal: (error) => this.log.error({ event: 'storage-failed', error: error.message }, 'storage failed; writes refused until restart'),
       diskFull: (full) => (full
@@ -353,6 +361,16 @@ export class ManagerProcess {
   }
 
   /** The leader's side of a manager joining: the address recorded, the learner added and applied. */
+  /** Delivers up to ANSWERS_PER_TURN answers now and the rest in later turns, oldest first. */
+  private deliverAnswers(): void {
+    if (this.answersScheduled || this.manager.deliverAnswers(ANSWERS_PER_TURN) === 0) return;
+    this.answersScheduled = true;
+    setImmediate(() => {
+      this.answersScheduled = false;
+      this.deliverAnswers();
+    });
+  }
+
   private async join(id: NodeId, address: string): Promise<{ readonly ok: true; readonly managers: readonly ManagerAddress[] } | { readonly ok: false; readonly failure: ApiFailure }> {
     const conf = this.server.node.status().conf;
     if (conf.voters.includes(id) || conf.learners.includes(id)) {

@@ -8,6 +8,7 @@
 
 import * as grpc from '@grpc/grpc-js';
 import { methodPath } from './api-service.ts';
+import { leanGrpcOptions } from './options.ts';
 
 const identity = (bytes: Buffer): Buffer => bytes;
 
@@ -41,9 +42,13 @@ export class ChannelPool {
   }
 }
 
-/** Waits until `client`'s channel is ready: null, or why it is not (a failed attempt ends the wait at once). */
-export function connect(client: grpc.Client, timeoutMs: number): Promise<string | null> {
+/**
+ * Waits until `client`'s channel is ready: null, or why it is not (a failed attempt ends the wait at
+ * once). A channel that is ready already answers at once, without a promise to wait for.
+ */
+export function connect(client: grpc.Client, timeoutMs: number): Promise<string | null> | null {
   const channel = client.getChannel();
+  if (channel.getConnectivityState(false) === grpc.connectivityState.READY) return null;
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve) => {
     const check = (): void => {
@@ -70,8 +75,13 @@ export function callUnary(client: grpc.Client, method: string, body: Buffer, met
   });
 }
 
-/** Channel options of API calls: responses may be large lists. */
+/**
+ * Channel options of API calls: responses may be large lists; gRPC's own retries are off, since a
+ * caller decides itself which failed calls may be tried again (api-client.ts).
+ */
 export const apiChannelOptions = (maxResponseBytes: number): grpc.ChannelOptions => ({
+  ...leanGrpcOptions,
+  'grpc.enable_retries': 0,
   'grpc.max_receive_message_length': maxResponseBytes,
   'grpc.max_send_message_length': maxResponseBytes,
 });

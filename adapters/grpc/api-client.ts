@@ -64,7 +64,8 @@ export class ApiClient {
     const failures: ApiError[] = [];
     for (const address of this.order()) {
       const client = this.pool.get(address);
-      const notConnected = await connect(client, this.connectTimeoutMs);
+      const connecting = connect(client, this.connectTimeoutMs);
+      const notConnected = connecting === null ? null : await connecting;
       if (notConnected !== null) {
         this.pool.drop(address);
         failures.push(new ApiError(grpc.status.UNAVAILABLE, `could not reach ${address}: ${notConnected}`, null, 'not-applied', null, null, address));

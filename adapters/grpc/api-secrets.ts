@@ -7,7 +7,8 @@
 // the secret's id as additional authenticated data: a ciphertext copied onto another secret, or
 // altered, or read with another key, fails to open instead of yielding a wrong value.
 
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { randomBytesPooled } from './random-pool.ts';
 
 export const SECRET_KEY_BYTES = 32;
 /** Bound on a secret's value (Docker Swarm's bound, 500 KiB), well within the store's ciphertext bound. */
@@ -54,7 +55,7 @@ export class SecretSealer {
 
   /** Seals `value` for the secret with id `id`. */
   seal(id: string, value: Buffer): SealedSecret {
-    const iv = randomBytes(IV_BYTES);
+    const iv = randomBytesPooled(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.encryptionKey, iv, { authTagLength: TAG_BYTES });
     cipher.setAAD(Buffer.from(id, 'utf8'));
     const body = Buffer.concat([cipher.update(value), cipher.final()]);

@@ -28,7 +28,7 @@ import {
 } from './api-service.ts';
 import type { ApiRequest, ManagerAddress, Served, UnaryMethod } from './api-types.ts';
 import { buildWrite, newObjectId, type WriteMethod } from './api-writes.ts';
-import { positiveIntegerLimits, silentLogger, type TransportLogger } from './options.ts';
+import { leanGrpcOptions, positiveIntegerLimits, silentLogger, type TransportLogger } from './options.ts';
 import { bindServer, shutdownServer } from './server.ts';
 
 /** What the API needs of the manager it runs on. */
@@ -108,7 +108,7 @@ export interface ApiServerOptions extends Partial<ApiServerLimits> {
 
 /** The gRPC server options the API needs, for a server of its own or a shared one. */
 export function apiServerOptions(limits: Pick<ApiServerLimits, 'maxRequestBytes' | 'maxResponseBytes'> = defaultApiServerLimits): grpc.ServerOptions {
-  return { 'grpc.max_receive_message_length': limits.maxRequestBytes, 'grpc.max_send_message_length': limits.maxResponseBytes };
+  return { ...leanGrpcOptions, 'grpc.max_receive_message_length': limits.maxRequestBytes, 'grpc.max_send_message_length': limits.maxResponseBytes };
 }
 
 export interface ApiServerStats {

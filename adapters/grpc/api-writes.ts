@@ -7,7 +7,7 @@
 // scale or rollback is the one read here, which the same check protects against a race.
 
 import * as grpc from '@grpc/grpc-js';
-import { randomBytes } from 'node:crypto';
+import { randomBytesPooled } from './random-pool.ts';
 import { validateServiceSpec, type NodeId, type SecretId, type ServiceId, type ServiceSpec, type StateCommand, type StateView, type VolumeId } from '../../core/state/index.ts';
 import { invalidRequest, type ApiFailure } from './api-errors.ts';
 import { findNode, findSecret, findService, findVolume, isFailure, secretMetadata } from './api-reads.ts';
@@ -32,7 +32,7 @@ export interface BuiltWrite {
 }
 
 /** 80 random bits as 20 lowercase hex characters: within the store's id rule ([A-Za-z0-9][A-Za-z0-9._:-]*, 64 chars). */
-export const newObjectId = (): string => randomBytes(10).toString('hex');
+export const newObjectId = (): string => randomBytesPooled(10).toString('hex');
 
 type Request = Record<string, unknown>;
 

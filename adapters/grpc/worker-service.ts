@@ -23,7 +23,7 @@ import { isAssignable, specOfTask, type ManagerMessage, type WorkerHeartbeat } f
 import { stateLimits, type StateView } from '../../core/state/index.ts';
 import type { TaskId } from '../../core/state/types.ts';
 import { SecretOpenError, SecretSealer } from './api-secrets.ts';
-import { silentLogger, type TransportLogger } from './options.ts';
+import { leanGrpcOptions, silentLogger, type TransportLogger } from './options.ts';
 
 export const WORKER_SERVICE_NAME = 'warren.worker.v1.Worker';
 const METADATA_CLUSTER_ID = 'warren-cluster-id';
@@ -205,7 +205,7 @@ export class WorkerClient {
   private readonly metadata = new grpc.Metadata();
 
   constructor(readonly address: string, clusterId: string) {
-    this.client = new WorkerClientConstructor(address, grpc.credentials.createInsecure()) as unknown as WorkerClient['client'];
+    this.client = new WorkerClientConstructor(address, grpc.credentials.createInsecure(), leanGrpcOptions) as unknown as WorkerClient['client'];
     this.metadata.set(METADATA_CLUSTER_ID, clusterId);
   }
 

@@ -1,11 +1,12 @@
 // The file-system layer the WAL and snapshot files go through, so that tests can put a
 // fault-injecting or a power-loss-simulating file system underneath (faulty-fs.ts, memory-fs.ts).
-// The default is node:fs/promises: every call runs on libuv's thread pool, so an fsync never blocks
+// The default is node:fs: every call runs on libuv's thread pool, so an fsync never blocks
 // the daemon's event loop, and appends that arrive meanwhile are grouped into the next fsync.
 // Invariant of every implementation: `write` may write fewer bytes than asked (a short write) and
 // says how many; nothing is durable until `datasync`/`sync` resolves, and a new, renamed or deleted
 // name is durable only once `syncDir` of its directory resolves.
 
+import { fdatasync, write } from 'node:fs';
 import { open, mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import type { FileHandle as NodeFileHandle } from 'node:fs/promises';
 
@@ -37,16 +38,18 @@ export interface FileSystem {
   syncDir(dir: string): Promise<void>;
 }
 
+// The WAL's hot path (write, datasync) goes through node:fs's callback functions on the handle's
+// descriptor: the same thread-pool calls as the FileHandle methods, with less work per call (they
+// showed as a few percent of a busy manager's CPU). The handle stays open until close().
 class NodeHandle implements FileHandle {
   constructor(private readonly handle: NodeFileHandle) {}
 
-  async write(bytes: Uint8Array, position: number): Promise<number> {
-    const { bytesWritten } = await this.handle.write(bytes, 0, bytes.length, position);
-    return bytesWritten;
+  write(bytes: Uint8Array, position: number): Promise<number> {
+    return new Promise((resolve, reject) => write(this.handle.fd, bytes, 0, bytes.length, position, (error, written) => (error ? reject(error) : resolve(written))));
   }
 
   datasync(): Promise<void> {
-    return this.handle.datasync();
+    return new Promise((resolve, reject) => fdatasync(this.handle.fd, (error) => (error ? reject(error) : resolve())));
   }
 
   sync(): Promise<void> {

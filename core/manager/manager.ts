@@ -230,8 +230,13 @@ export class Manager {
     return this.pending.size;
   }
 
-  deliverAnswers(): void {
-    while (this.answers.length > 0) this.answers.shift()!();
+  /**
+   * Calls the answers found so far, oldest first, at most `max` of them (a shell may spread a large
+   * batch over several turns of its event loop); returns how many are still waiting.
+   */
+  deliverAnswers(max = Infinity): number {
+    for (let n = 0; n < max && this.answers.length > 0; n++) this.answers.shift()!();
+    return this.answers.length;
   }
 
   /**
