@@ -92,7 +92,7 @@ const JOIN_TIMEOUT_MS = 10_000;
  * next is built, so clients send their next requests while the rest is still being answered
  * instead of the whole load moving through client and leader in lock step.
  */
-const ANSWERS_PER_TURN = 16;
+const ANSWERS_PER_TURN = 32;
 
 /** The managers' addresses this manager last knew (kept so a restart can reach them before any log is applied). */
 function readManagersFile(dataDir: string): Record<string, string> {
