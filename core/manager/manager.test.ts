@@ -16,7 +16,7 @@ function singleManager(config: ManagerConfig = defaultManagerConfig) {
   let applied = 0;
   let ids = 0;
   const manager = new Manager(id, () => node, { nowUs: () => nowUs, appliedIndex: () => applied, idSource: () => () => String(++ids).padStart(12, '0') }, config);
-  const pump = () => {
+  const pump = (deliver = true) => {
     while (node.hasReady()) {
       const rd = node.ready();
       storage.append(rd.entries);
@@ -28,7 +28,7 @@ function singleManager(config: ManagerConfig = defaultManagerConfig) {
       }
       node.advance(rd);
     }
-    manager.deliverAnswers();
+    if (deliver) manager.deliverAnswers();
   };
   const tick = (n = 1) => {
     for (let i = 0; i < n; i++) {
@@ -76,6 +76,21 @@ test('client requests beyond the admission limits are shed as overloaded with a 
   assert.match(!shed.ok ? shed.error : '', /manager m1 is overloaded: client requests exceed 10\/s \(burst 2\); retry after/);
   assert.deepEqual(m.manager.admissionCounts(), { admitted: 2, shed: 1 });
   assert.equal(m.manager.state.secret('s2' as SecretId), null, 'the shed request changed nothing');
+});
+
+test('answers can be delivered a few at a time, oldest first, with the count still waiting', () => {
+  const m = singleManager();
+  m.tick(30);
+  const answered: string[] = [];
+  for (const name of ['a', 'b', 'c', 'd', 'e']) m.manager.proposeClient(secret(name), (o) => answered.push(`${name}:${o.ok}`));
+  m.pump(false);
+  assert.deepEqual(answered, [], 'applied, not yet answered');
+  assert.equal(m.manager.deliverAnswers(2), 3);
+  assert.deepEqual(answered, ['a:true', 'b:true']);
+  assert.equal(m.manager.deliverAnswers(2), 1);
+  assert.equal(m.manager.deliverAnswers(2), 0);
+  assert.deepEqual(answered, ['a:true', 'b:true', 'c:true', 'd:true', 'e:true']);
+  assert.equal(m.manager.deliverAnswers(2), 0, 'nothing left is fine');
 });
 
 test('a reset forgets pending proposals without answering them', () => {
