@@ -464,7 +464,7 @@ export class ManagerProcess {
       state: () => this.manager.state,
       propose: (command, onDone) => this.proposeClient(command, onDone),
       leader: () => {
-        const leader = this.server.node.status().leader;
+        const leader = this.server.node.leader();
         return leader === null ? null : this.managerAddress(leader);
       },
       join: (id, address) => this.join(id, address),
@@ -472,6 +472,7 @@ export class ManagerProcess {
         this.appliedListeners.add(listener);
         return () => this.appliedListeners.delete(listener);
       },
+      appliedIndex: () => this.server.appliedTo(),
       info: () => {
         const status = this.server.node.status();
         return {

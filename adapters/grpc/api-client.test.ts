@@ -91,6 +91,7 @@ test('a follower whose relayed write is lost on the way says the outcome is unkn
     propose: (command) => proposed.push(command),
     leader: () => ({ id: nodeId('m1'), apiAddress: leaderAddress }),
     subscribe: () => () => {},
+    appliedIndex: () => 5,
     info: () => ({ clusterId: 'c', term: 3, commitIndex: 5, appliedIndex: 5, managers: [] }),
   });
   for (const [call, outcome] of [['write', 'unknown'], ['read', 'not-applied']] as const) {
@@ -121,6 +122,7 @@ test('a write never answered is reported unknown after writeTimeoutMs; subscribe
     propose: () => {}, // a proposal held forever (a disk that stays full, say)
     leader: () => ({ id: nodeId('m1'), apiAddress: null }),
     subscribe: () => () => {},
+    appliedIndex: () => 1,
     info: () => ({ clusterId: 'c', term: 1, commitIndex: 1, appliedIndex: 1, managers: [] }),
   };
   const server = new ApiServer({ manager: self, listen: '127.0.0.1:0', secretKey: randomBytes(32), writeTimeoutMs: 50, maxSubscribers: 1 });

@@ -68,6 +68,10 @@ export class TestManager implements ApiManager {
     return () => this.listeners.delete(listener);
   }
 
+  appliedIndex(): number {
+    return this.applied;
+  }
+
   info() {
     const status = this.node.status();
     const managers = [...status.conf.voters].sort().map((id) => ({ id, apiAddress: this.cluster.apiAddressOf(id) }));

@@ -309,6 +309,11 @@ export class RaftNode {
     return this.raft.term;
   }
 
+  /** The leader this node knows of, or null. */
+  leader(): NodeId | null {
+    return this.raft.leader;
+  }
+
   commitIndex(): number {
     return this.raft.log.committed;
   }
