@@ -360,7 +360,6 @@ export class ManagerProcess {
     return this.stopping;
   }
 
-  /** The leader's side of a manager joining: the address recorded, the learner added and applied. */
   /** Delivers up to ANSWERS_PER_TURN answers now and the rest in later turns, oldest first. */
   private deliverAnswers(): void {
     if (this.answersScheduled || this.manager.deliverAnswers(ANSWERS_PER_TURN) === 0) return;
@@ -371,6 +370,7 @@ export class ManagerProcess {
     });
   }
 
+  /** The leader's side of a manager joining: the address recorded, the learner added and applied. */
   private async join(id: NodeId, address: string): Promise<{ readonly ok: true; readonly managers: readonly ManagerAddress[] } | { readonly ok: false; readonly failure: ApiFailure }> {
     const conf = this.server.node.status().conf;
     if (conf.voters.includes(id) || conf.learners.includes(id)) {
