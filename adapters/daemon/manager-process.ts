@@ -2,24 +2,21 @@
 // on it (./raft-server.ts), the manager's control logic (core/manager: the cluster store, client
 // proposals, the leader's reconcile passes), and one gRPC server on one port serving Raft between
 // managers, the worker protocol and the client API (adapters/grpc), plus the observability port
-// (/live /ready /health /metrics, adapters/observability). The same core code the simulator runs;
+// (/live /ready /health /metrics, adapters/observability); which managers exist and where is
+// ./membership.ts's. The same core code the simulator runs;
 // only the shell differs (wall-clock time, random ids, real disk and network).
 // Invariants: the storage is opened (and recovered) before anything listens; shutdown() stops taking
 // client requests first, hands leadership over when leading, then closes the listeners, waits for the
 // Ready in flight and closes the storage, so nothing acknowledged is lost.
 
 import { randomBytes } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { defaultManagerConfig, Manager, type ManagerConfig, type ProposeCallback } from '../../core/manager/manager.ts';
 import { ManagerEndpoint, type EndpointHost } from '../../core/manager/endpoint.ts';
-import { nodeId, type ConfEntryData, type ConfState, type NodeId, type RaftNode } from '../../core/raft/index.ts';
+import { nodeId, type RaftNode } from '../../core/raft/index.ts';
 import type { StateCommand, TaskState } from '../../core/state/index.ts';
-import type { ApiFailure } from '../grpc/api-errors.ts';
 import { ApiServer, apiServerOptions, defaultApiServerLimits, type ApiManager } from '../grpc/api-server.ts';
 import type { AppliedCommand } from '../grpc/api-events.ts';
-import type { ManagerAddress } from '../grpc/api-types.ts';
 import { resolveOptions, serverOptions, silentLogger, type TransportLogger } from '../grpc/options.ts';
 import { RaftTransport } from '../grpc/raft-transport.ts';
 import { bindServer, shutdownServer } from '../grpc/server.ts';
@@ -27,6 +24,7 @@ import { addWorkerService } from '../grpc/worker-service.ts';
 import { DaemonMetrics, HealthServer, ManagerReadiness, notReady, type RaftSample } from '../observability/index.ts';
 import { openStorage, type StorageOptions, type WalStorage } from '../storage/index.ts';
 import { splitAddress } from './address.ts';
+import { Membership } from './membership.ts';
 import { defaultRaftServerOptions, RaftServer, type RaftServerOptions } from './raft-server.ts';
 
 export interface ManagerProcessOptions {
@@ -80,12 +78,6 @@ function bind(server: grpc.Server, address: string): Promise<number> {
   });
 }
 
-/** Snapshot data starts with this and the managers' addresses (JSON) on one line, then the store's snapshot. */
-const MANAGERS_PREFIX = 'warren-managers:';
-const MANAGERS_FILE = 'managers.json';
-/** How often the leader looks for learners to promote. */
-const PROMOTE_EVERY_TICKS = 20;
-const JOIN_TIMEOUT_MS = 10_000;
 /**
  * Answers (and so client responses) sent per turn of the event loop; the rest wait for the next
  * turn. A large batch committed at once is answered in parts, each flushed to the sockets before the
@@ -93,22 +85,8 @@ const JOIN_TIMEOUT_MS = 10_000;
  * instead of the whole load moving through client and leader in lock step.
  */
 const ANSWERS_PER_TURN = 32;
-
-/** The managers' addresses this manager last knew (kept so a restart can reach them before any log is applied). */
-function readManagersFile(dataDir: string): Record<string, string> {
-  try {
-    return JSON.parse(readFileSync(join(dataDir, MANAGERS_FILE), 'utf8')) as Record<string, string>;
-  } catch {
-    return {};
-  }
-}
-
-function writeManagersFile(dataDir: string, book: Record<string, string>): void {
-  const file = join(dataDir, MANAGERS_FILE);
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(book)}\n`);
-  renameSync(`${file}.tmp`, file);
-}
-
+/** How often the leader looks for learners to promote. */
+const PROMOTE_EVERY_TICKS = 20;
 
 export class ManagerProcess {
   readonly manager: Manager;
@@ -119,7 +97,7 @@ export class ManagerProcess {
   readonly metrics: DaemonMetrics;
   private readonly grpcServer: grpc.Server;
   private health: HealthServer | null = null;
-  private readonly addresses = new Map<NodeId, string>();
+  private readonly membership: Membership;
   private readonly appliedListeners = new Set<(applied: AppliedCommand) => void>();
   private readonly readiness = new ManagerReadiness();
   private boundPorts = { listen: 0, metrics: 0 };
@@ -136,8 +114,7 @@ export class ManagerProcess {
     this.raftOptions = { ...daemonRaftOptions, ...options.raft };
     this.storage = storage;
     const self = nodeId(id);
-    for (const [peer, address] of Object.entries(readManagersFile(options.dataDir))) this.addresses.set(nodeId(peer), address);
-    for (const [peer, address] of Object.entries(options.peers)) this.addresses.set(nodeId(peer), address);
+    this.membership = new Membership(self, options.dataDir, options.peers, this.log);
     this.metrics = new DaemonMetrics({ nodeId: id });
     let server: RaftServer | null = null;
     this.manager = new Manager(self, () => server!.node, {
@@ -170,15 +147,16 @@ export class ManagerProcess {
       id: self,
       clusterId: options.clusterId,
       listen: options.listen,
-      peers: new Map(this.addresses),
+      peers: this.membership.all(),
       server: this.grpcServer,
       logger: this.log,
     });
+    this.membership.sendPeersTo((peers) => this.transport.setPeers(peers));
     const manager = this.manager;
     server = new RaftServer(id, storage, recovered, (messages) => this.transport.send(messages), {
-      restore: (data) => manager.restoreState(this.restoreManagers(data)),
-      snapshot: () => `${MANAGERS_PREFIX}${JSON.stringify(Object.fromEntries(this.addresses))}\n${manager.snapshotState()}`,
-      onConf: (change) => this.onConf(change),
+      restore: (data) => manager.restoreState(this.membership.restore(data)),
+      snapshot: () => `${this.membership.snapshotHeader()}${manager.snapshotState()}`,
+      onConf: (change) => this.membership.onConf(change),
       apply: (entry) => {
         const startMs = performance.now();
         manager.apply(entry);
@@ -187,7 +165,7 @@ export class ManagerProcess {
       onTick: () => {
         this.tickStartMs = performance.now();
         manager.tick();
-        if (manager.isLeader() && ++this.ticks % PROMOTE_EVERY_TICKS === 0) this.promoteLearners();
+        if (manager.isLeader() && ++this.ticks % PROMOTE_EVERY_TICKS === 0) this.membership.promoteLearners();
       },
       onRoleChange: (role) => {
         manager.observeLeadership();
@@ -204,6 +182,7 @@ export class ManagerProcess {
     this.server = server;
     const raftServer = server;
     this.transport.onMessage((message) => raftServer.receive(message));
+    this.membership.attach(raftServer, () => manager.isLeader());
 
     const host: EndpointHost = {
       id: self,
@@ -261,8 +240,7 @@ export class ManagerProcess {
       await daemon.api.start();
       const port = await bind(daemon.grpcServer, options.listen);
       daemon.boundPorts = { ...daemon.boundPorts, listen: port };
-      daemon.addresses.set(nodeId(options.id), options.advertise ?? `${splitAddress(options.listen).host}:${port}`);
-      daemon.peersChanged();
+      daemon.membership.setOwnAddress(options.advertise ?? `${splitAddress(options.listen).host}:${port}`);
       if (options.metricsListen !== undefined && options.metricsListen !== null) {
         daemon.health = daemon.healthServer(options.metricsListen);
         daemon.boundPorts = { ...daemon.boundPorts, metrics: await daemon.health.start(splitAddress(options.metricsListen).port) };
@@ -283,22 +261,17 @@ export class ManagerProcess {
 
   /** This manager's address for peers, workers and clients. */
   address(): string {
-    return this.addresses.get(nodeId(this.id))!;
+    return this.membership.address();
   }
 
   /** Every manager's address this manager knows, itself included, by id. */
   managers(): Record<string, string> {
-    return Object.fromEntries(this.addresses);
+    return Object.fromEntries(this.membership.all());
   }
 
   /** Tells this manager where the other managers are (a membership change, or ports learnt late). */
   setPeers(peers: Readonly<Record<string, string>>): void {
-    const self = nodeId(this.id);
-    const own = this.addresses.get(self);
-    this.addresses.clear();
-    if (own !== undefined) this.addresses.set(self, own);
-    for (const [peer, address] of Object.entries(peers)) if (peer !== this.id) this.addresses.set(nodeId(peer), address);
-    this.peersChanged();
+    this.membership.setPeers(peers);
   }
 
   /** A client request through this manager (the API's path): answered once applied, or refused. */
@@ -370,92 +343,9 @@ export class ManagerProcess {
     });
   }
 
-  /** The leader's side of a manager joining: the address recorded, the learner added and applied. */
-  private async join(id: NodeId, address: string): Promise<{ readonly ok: true; readonly managers: readonly ManagerAddress[] } | { readonly ok: false; readonly failure: ApiFailure }> {
-    const conf = this.server.node.status().conf;
-    if (conf.voters.includes(id) || conf.learners.includes(id)) {
-      const known = this.addresses.get(id);
-      if (known === address) return { ok: true, managers: this.memberAddresses() }; // a retried join
-      return { ok: false, failure: { code: grpc.status.FAILED_PRECONDITION, message: `manager ${id} is already a member, at ${known ?? 'an unknown address'}; remove it first or pick another id` } };
-    }
-    const taken = [...this.addresses].find(([other, at]) => at === address && other !== id);
-    if (taken !== undefined) return { ok: false, failure: { code: grpc.status.ALREADY_EXISTS, message: `address ${address} is manager ${taken[0]}'s; give the new manager its own --listen/--advertise` } };
-    const result = this.server.operate((node) => node.proposeConfChange({ type: 'add-learner', node: id, context: JSON.stringify({ address }) }));
-    if (!result.ok) {
-      const retry = result.code === 'conf-change-pending' || result.code === 'not-ready' || result.code === 'not-leader' || result.code === 'transfer-in-progress';
-      return { ok: false, failure: retry
-        ? { code: grpc.status.UNAVAILABLE, outcome: 'not-applied', message: `manager ${this.id} cannot add ${id} now (${result.message}); retry shortly` }
-        : { code: grpc.status.FAILED_PRECONDITION, message: `manager ${id} cannot be added: ${result.message}` } };
-    }
-    const deadline = Date.now() + JOIN_TIMEOUT_MS;
-    while (this.server.appliedTo() < result.index && Date.now() < deadline && this.isLeader()) await new Promise((r) => setTimeout(r, 10));
-    const now = this.server.node.status().conf;
-    if (this.server.appliedTo() >= result.index && (now.learners.includes(id) || now.voters.includes(id))) return { ok: true, managers: this.memberAddresses() };
-    return { ok: false, failure: { code: grpc.status.UNAVAILABLE, outcome: 'unknown', message: `outcome unknown: manager ${id}'s addition was proposed at index ${result.index} but not seen applied (leadership changed or the cluster is slow); join again: a join that took effect is accepted again` } };
-  }
-
-  /** On the leader: a learner that has caught up becomes a voter (the core refuses one that lags). */
-  private promoteLearners(): void {
-    const status = this.server.node.status();
-    for (const learner of status.conf.learners) {
-      const address = this.addresses.get(learner);
-      if (address === undefined) continue;
-      const progress = this.server.node.progress().find((p) => p.id === learner);
-      if (progress === undefined || progress.match < status.commit) continue;
-      const result = this.server.operate((node) => node.proposeConfChange({ type: 'add-voter', node: learner, context: JSON.stringify({ address }) }));
-      if (result.ok) this.log.info({ event: 'promote', peer_id: learner }, `manager ${learner} caught up: promoting it to voter`);
-      return; // one change at a time
-    }
-  }
-
-  /** A membership change applied: record or forget the member's address, and tell the transport. */
-  private onConf(change: ConfEntryData): void {
-    if (change.type === 'remove') {
-      if (change.node !== this.id) this.addresses.delete(change.node);
-    } else if (change.context !== undefined) {
-      try {
-        const { address } = JSON.parse(change.context) as { address?: unknown };
-        if (typeof address === 'string' && change.node !== this.id) this.addresses.set(change.node, address);
-      } catch {
-        this.log.warn({ event: 'conf-context-unreadable', peer_id: change.node }, 'a membership change carries no readable address');
-      }
-    }
-    this.peersChanged();
-  }
-
-  /** A snapshot's data: the managers' addresses line (when present) taken into the address book; the store's part returned. */
-  private restoreManagers(data: string): string {
-    if (!data.startsWith(MANAGERS_PREFIX)) return data;
-    const newline = data.indexOf('\n');
-    const book = JSON.parse(data.slice(MANAGERS_PREFIX.length, newline)) as Record<string, string>;
-    for (const [id, address] of Object.entries(book)) if (id !== this.id) this.addresses.set(nodeId(id), address);
-    this.peersChanged();
-    return data.slice(newline + 1);
-  }
-
-  private peersChanged(): void {
-    const self = nodeId(this.id);
-    // The transport exists once the constructor has run; a snapshot restored before only fills the book.
-    this.transport?.setPeers(new Map([...this.addresses].filter(([peer]) => peer !== self)));
-    try {
-      writeManagersFile(this.options.dataDir, Object.fromEntries(this.addresses));
-    } catch (error) {
-      this.log.warn({ event: 'managers-file-failed', error: (error as Error).message }, 'could not record the managers\' addresses');
-    }
-  }
-
   private raftSample(): RaftSample {
     const status = this.server.node.status();
     return { term: status.term, role: status.role, leader: status.leader, commit: status.commit, applied: this.server.appliedTo() };
-  }
-
-  /** Every member (voters and learners), sorted, with its address. */
-  private memberAddresses(conf: ConfState = this.server.node.status().conf): ManagerAddress[] {
-    return [...conf.voters, ...conf.learners].sort().map((m) => this.managerAddress(m));
-  }
-
-  private managerAddress(id: NodeId): ManagerAddress {
-    return { id, apiAddress: this.addresses.get(id) ?? null };
   }
 
   private apiManager(): ApiManager {
@@ -465,9 +355,9 @@ export class ManagerProcess {
       propose: (command, onDone) => this.proposeClient(command, onDone),
       leader: () => {
         const leader = this.server.node.leader();
-        return leader === null ? null : this.managerAddress(leader);
+        return leader === null ? null : this.membership.managerAddress(leader);
       },
-      join: (id, address) => this.join(id, address),
+      join: (id, address) => this.membership.join(id, address),
       subscribe: (listener) => {
         this.appliedListeners.add(listener);
         return () => this.appliedListeners.delete(listener);
@@ -480,7 +370,7 @@ export class ManagerProcess {
           term: status.term,
           commitIndex: status.commit,
           appliedIndex: this.server.appliedTo(),
-          managers: this.memberAddresses(status.conf),
+          managers: this.membership.memberAddresses(status.conf),
         };
       },
     };
