@@ -4,7 +4,9 @@
 // A warren write is a SecretCreate with a 256-byte value, then a SecretRemove of it: each one
 // committed Raft entry, counted once acknowledged, and the store stays small. An etcd write is a
 // KV.Put of a 256-byte value to a new key. Both go to the leader (found first), with one gRPC
-// channel per 8 clients; a client has one call in flight at a time, closed loop.
+// channel per 8 clients; a client has one call in flight at a time, closed loop. Each system is
+// called the way its own client calls it: etcd's KV.Put is a unary gRPC call; Warren's ApiClient
+// sends its calls over one Calls stream per channel (adapters/grpc/api-calls.ts).
 // Each level runs a warm-up (not counted), then a measured window: writes acknowledged within it
 // per second, and the latency of those writes. Failed writes are counted by status, never as
 // committed, and the client backs off (by the server's retry hint when it gives one).

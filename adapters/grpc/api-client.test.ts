@@ -11,7 +11,8 @@ import { ClusterState } from '../../core/state/index.ts';
 import { ApiClient } from './api-client.ts';
 import { ApiError } from './api-errors.ts';
 import { ApiServer, type ApiManager } from './api-server.ts';
-import { apiServiceDefinition, encodeJson, unaryMethods } from './api-service.ts';
+import { decodeCallFrame, encodeAnswerFrame } from './api-calls.ts';
+import { apiServiceDefinition, CALLS_METHOD, encodeJson, unaryMethods } from './api-service.ts';
 
 interface FakeServer {
   readonly address: string;
@@ -19,7 +20,10 @@ interface FakeServer {
   readonly server: grpc.Server;
 }
 
-/** A server of the API service that answers every call with `answer`, or takes it and drops its connection when `answer` is 'drop'. */
+/**
+ * A server of the API service that answers every call (unary, or on a Calls stream) with `answer`,
+ * or takes it and drops its connection when `answer` is 'drop'.
+ */
 async function fakeServer(answer: object | 'drop'): Promise<FakeServer> {
   const server = new grpc.Server();
   const calls: string[] = [];
@@ -31,6 +35,16 @@ async function fakeServer(answer: object | 'drop'): Promise<FakeServer> {
       else callback(null, encodeJson(answer));
     };
   }
+  handlers[CALLS_METHOD] = (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+    call.on('data', (bytes: Buffer) => {
+      const frame = decodeCallFrame(bytes);
+      assert.ok(typeof frame !== 'string', String(frame));
+      calls.push(frame.method);
+      if (answer === 'drop') setImmediate(() => server.forceShutdown());
+      else call.write(encodeAnswerFrame(frame.id, { ok: true, body: encodeJson(answer) }));
+    });
+    call.on('end', () => call.end());
+  };
   server.addService(apiServiceDefinition, handlers);
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
   return { address: `127.0.0.1:${port}`, calls, server };

@@ -8,7 +8,8 @@
 // a manager that does not lead relays the call to the leader's API address, once (a relayed call
 // is never relayed again), and answers UNAVAILABLE, with the leader's address when it knows it, if
 // there is no leader or it cannot be reached. Every failure maps to a status as api-errors.ts says;
-// a write whose fate is not known is always reported as such, never as a failure.
+// a write whose fate is not known is always reported as such, never as a failure. A call that comes
+// on a Calls stream (api-calls.ts) is served exactly as the same unary call.
 // Bounds: request size, list length, relayed calls in flight, event subscribers and each one's
 // buffer, and the wait for a proposal's answer.
 
@@ -16,6 +17,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { ProposeOutcome } from '../../core/manager/manager.ts';
 import { nodeId } from '../../core/raft/index.ts';
 import type { NodeId, StateCommand, StateView } from '../../core/state/index.ts';
+import { ServedCallStream, type CallResult, type CallsHost } from './api-calls.ts';
 import { apiChannelOptions, callUnary, ChannelPool, connect } from './api-channel.ts';
 import { defaultRetryAfterMs, proposalFailure, toStatus, type ApiFailure } from './api-errors.ts';
 import { EventSubscriber, type AppliedCommand } from './api-events.ts';
@@ -23,7 +25,7 @@ import { clusterInfo, isFailure, serveRead, type ReadMethod } from './api-reads.
 import { parseEventsRequest, parseRequest } from './api-requests.ts';
 import { checkJoinProof, SecretSealer } from './api-secrets.ts';
 import {
-  apiMethods, apiServiceDefinition, encodeJson, EVENTS_METHOD, METADATA_APPLIED_INDEX, METADATA_FORWARDED_BY, METADATA_SERVED_BY,
+  apiMethods, apiServiceDefinition, CALLS_METHOD, encodeJson, EVENTS_METHOD, METADATA_APPLIED_INDEX, METADATA_FORWARDED_BY, METADATA_SERVED_BY,
   metadataValue, methodPath, statusName, unaryMethods,
 } from './api-service.ts';
 import type { ApiRequest, ManagerAddress, Served, UnaryMethod } from './api-types.ts';
@@ -62,6 +64,8 @@ export interface ApiServerLimits {
   readonly maxEventIds: number;
   /** Calls relayed to the leader and not yet answered; beyond it, RESOURCE_EXHAUSTED. */
   readonly maxForwardsInFlight: number;
+  /** Calls in flight on one Calls stream; beyond it, RESOURCE_EXHAUSTED. */
+  readonly maxCallsPerStream: number;
   readonly forwardConnectTimeoutMs: number;
   /** Bound on a relayed call (less when the caller's deadline is sooner). */
   readonly forwardTimeoutMs: number;
@@ -78,6 +82,7 @@ export const defaultApiServerLimits: ApiServerLimits = {
   maxBufferedEvents: 4096,
   maxEventIds: 256,
   maxForwardsInFlight: 256,
+  maxCallsPerStream: 1024,
   forwardConnectTimeoutMs: 2000,
   forwardTimeoutMs: 15_000,
   writeTimeoutMs: 30_000,
@@ -104,7 +109,7 @@ export interface ApiServerOptions extends Partial<ApiServerLimits> {
    * the server are then the owner's (apiServerOptions() gives the options it needs).
    */
   readonly server?: grpc.Server;
-  /** Told of each unary call once answered: its method, status code (0 for OK) and duration (the daemon's metrics). */
+  /** Told of each call (unary or on a Calls stream) once answered: its method, status code (0 for OK) and duration (the daemon's metrics). */
   readonly onRequest?: (method: string, code: number, seconds: number) => void;
 }
 
@@ -118,11 +123,20 @@ export interface ApiServerStats {
   readonly forwardFailures: number;
   readonly subscribers: number;
   readonly subscribersCutOff: number;
-  /** Unary calls received and not yet answered. */
+  /** Calls received (unary or on a Calls stream) and not yet answered. */
   readonly inFlight: number;
 }
 
-type Answer = { readonly ok: true; readonly body: Buffer } | { readonly ok: false; readonly status: Partial<grpc.StatusObject> };
+type Answer = CallResult;
+
+/** One call as the server sees it, from a unary call or a Calls stream. */
+interface Incoming {
+  readonly request: Buffer;
+  /** The manager that relayed the call to this one (it is never relayed again). */
+  readonly forwardedBy: string | null;
+  /** When the caller stops waiting (ms since the epoch; Infinity when it did not say). */
+  readonly deadlineMs: number;
+}
 
 export class ApiServer {
   private readonly manager: ApiManager;
@@ -136,6 +150,7 @@ export class ApiServer {
   private readonly nowUs: () => number;
   private readonly newId: () => string;
   private readonly subscribers = new Set<EventSubscriber>();
+  private readonly callStreams = new Set<ServedCallStream>();
   private forwardsInFlight = 0;
   private inFlight = 0;
   private counts = { forwarded: 0, forwardFailures: 0, subscribersCutOff: 0 };
@@ -152,20 +167,43 @@ export class ApiServer {
     this.pool = new ChannelPool(options.channelCredentials ?? grpc.credentials.createInsecure(), channelOptions, 16);
     this.ownsServer = options.server === undefined;
     this.server = options.server ?? new grpc.Server(apiServerOptions(this.limits));
-    const handlers: grpc.UntypedServiceImplementation = { [EVENTS_METHOD]: (call: grpc.ServerWritableStream<Buffer, Buffer>) => this.events(call) };
+    const handlers: grpc.UntypedServiceImplementation = {
+      [EVENTS_METHOD]: (call: grpc.ServerWritableStream<Buffer, Buffer>) => this.events(call),
+      [CALLS_METHOD]: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.calls(call),
+    };
     for (const method of unaryMethods) {
       handlers[method] = (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
-        const startMs = performance.now();
-        this.inFlight++;
-        void this.handle(method, call).then((answer) => {
-          this.inFlight--;
-          options.onRequest?.(method, answer.ok ? grpc.status.OK : answer.status.code ?? grpc.status.UNKNOWN, (performance.now() - startMs) / 1000);
-          if (answer.ok) callback(null, answer.body);
-          else callback(answer.status);
-        });
+        const deadline = call.getDeadline();
+        const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+        const incoming = { request: call.request, forwardedBy: metadataValue(call.metadata, METADATA_FORWARDED_BY), deadlineMs: Number.isFinite(deadlineMs) ? deadlineMs : Infinity };
+        void this.serve(method, incoming).then((answer) => (answer.ok ? callback(null, answer.body) : callback(answer.status)));
       };
     }
     this.server.addService(apiServiceDefinition, handlers);
+  }
+
+  /** One call, from either path: counted, timed for the metrics, answered. */
+  private async serve(method: UnaryMethod, incoming: Incoming): Promise<Answer> {
+    const startMs = performance.now();
+    this.inFlight++;
+    const answer = await this.handle(method, incoming);
+    this.inFlight--;
+    this.options.onRequest?.(method, answer.ok ? grpc.status.OK : answer.status.code ?? grpc.status.UNKNOWN, (performance.now() - startMs) / 1000);
+    return answer;
+  }
+
+  private calls(call: grpc.ServerDuplexStream<Buffer, Buffer>): void {
+    const self = this.manager.id;
+    if (this.closing !== null) return void call.emit('error', toStatus({ code: grpc.status.UNAVAILABLE, outcome: 'not-applied', message: `manager ${self} is shutting down; call another manager` }, self));
+    const host: CallsHost = {
+      self,
+      maxCallsInFlight: this.limits.maxCallsPerStream,
+      isMethod: (method): method is UnaryMethod => Object.hasOwn(apiMethods, method),
+      serve: (method, request, deadlineMs) => this.serve(method, { request, forwardedBy: null, deadlineMs }),
+      refusal: (code, message, outcome) => toStatus({ code, message, outcome }, self),
+    };
+    const stream: ServedCallStream = new ServedCallStream(call, host, () => this.callStreams.delete(stream));
+    this.callStreams.add(stream);
   }
 
   /** Binds the server; resolves to the bound port. A shared server is its owner's to bind: then 0. */
@@ -189,9 +227,10 @@ export class ApiServer {
 
   private async shutdown(): Promise<void> {
     for (const subscriber of [...this.subscribers]) subscriber.close(grpc.status.UNAVAILABLE, `manager ${this.manager.id} is shutting down; subscribe to another manager`);
+    for (const stream of [...this.callStreams]) stream.close();
     this.pool.closeAll();
     if (!this.ownsServer) {
-      for (const method of [...unaryMethods, EVENTS_METHOD]) this.server.unregister(methodPath(method));
+      for (const method of [...unaryMethods, EVENTS_METHOD, CALLS_METHOD]) this.server.unregister(methodPath(method));
       return;
     }
     await shutdownServer(this.server, this.limits.closeTimeoutMs);
@@ -209,11 +248,11 @@ export class ApiServer {
     return this.manager.leader()?.id === this.manager.id;
   }
 
-  private async handle(method: UnaryMethod, call: grpc.ServerUnaryCall<Buffer, Buffer>): Promise<Answer> {
+  private async handle(method: UnaryMethod, call: Incoming): Promise<Answer> {
     try {
       const parsed = parseRequest(method, call.request, this.limits);
       if (!parsed.ok) return this.fail(parsed.failure);
-      const forwardedBy = metadataValue(call.metadata, METADATA_FORWARDED_BY);
+      const forwardedBy = call.forwardedBy;
       if (apiMethods[method] === 'read') {
         const request = parsed.value as { leaderOnly?: boolean };
         if (request.leaderOnly === true && !this.leads()) return await this.toLeader(method, call, forwardedBy);
@@ -251,7 +290,7 @@ export class ApiServer {
     return { ok: true, body: encodeJson({ ...this.served(), clusterId, managers: joined.managers }) };
   }
 
-  private async write(method: WriteMethod, request: unknown, call: grpc.ServerUnaryCall<Buffer, Buffer>, forwardedBy: string | null): Promise<Answer> {
+  private async write(method: WriteMethod, request: unknown, call: Incoming, forwardedBy: string | null): Promise<Answer> {
     const built = buildWrite(method, request as never, { state: this.manager.state(), nowUs: this.nowUs(), sealer: this.sealer, newId: this.newId });
     if (isFailure(built)) return this.fail(built);
     const outcome = await this.propose(built.command);
@@ -281,7 +320,7 @@ export class ApiServer {
   }
 
   /** Relays a call this manager should not serve itself to the leader, or says why it cannot. */
-  private async toLeader(method: UnaryMethod, call: grpc.ServerUnaryCall<Buffer, Buffer>, forwardedBy: string | null): Promise<Answer> {
+  private async toLeader(method: UnaryMethod, call: Incoming, forwardedBy: string | null): Promise<Answer> {
     const self = this.manager.id;
     const leader = this.manager.leader();
     const unavailable = (message: string): Answer => this.fail({ code: grpc.status.UNAVAILABLE, outcome: 'not-applied', leader, message });
@@ -304,7 +343,7 @@ export class ApiServer {
     }
   }
 
-  private async relay(method: UnaryMethod, call: grpc.ServerUnaryCall<Buffer, Buffer>, leader: ManagerAddress & { apiAddress: string }): Promise<Answer> {
+  private async relay(method: UnaryMethod, call: Incoming, leader: ManagerAddress & { apiAddress: string }): Promise<Answer> {
     const self = this.manager.id;
     const where = `the leader ${leader.id} at ${leader.apiAddress}`;
     const client = this.pool.get(leader.apiAddress);
@@ -316,12 +355,10 @@ export class ApiServer {
     }
     const metadata = new grpc.Metadata();
     metadata.set(METADATA_FORWARDED_BY, self);
-    const callerDeadline = call.getDeadline();
-    const callerMs = callerDeadline instanceof Date ? callerDeadline.getTime() : callerDeadline;
-    const deadline = Math.min(Number.isFinite(callerMs) ? callerMs : Infinity, Date.now() + this.limits.forwardTimeoutMs);
+    const deadline = Math.min(call.deadlineMs, Date.now() + this.limits.forwardTimeoutMs);
     const result = await callUnary(client, method, call.request, metadata, deadline);
     this.counts.forwarded++;
-    if (result.ok) return { ok: true, body: result.body };
+    if (result.ok) return result;
     if (metadataValue(result.error.metadata, METADATA_SERVED_BY) !== null) {
       return { ok: false, status: { code: result.error.code, details: result.error.details, metadata: result.error.metadata } };
     }

@@ -4,6 +4,7 @@
 //   service warren.api.v1.Cluster {
 //     rpc ClusterInfo(Json) returns (Json);      ... one unary rpc per method of apiMethods ...
 //     rpc Events(Json) returns (stream Json);
+//     rpc Calls(stream Frame) returns (stream Frame);  any unary method, many calls per stream (api-calls.ts)
 //   }
 //
 // Payloads are JSON documents (UTF-8), one per gRPC message; their shapes are in api-types.ts. The
@@ -75,6 +76,7 @@ void everyMethodListed;
 
 export const unaryMethods = Object.keys(apiMethods).sort() as UnaryMethod[];
 export const EVENTS_METHOD = 'Events';
+export const CALLS_METHOD = 'Calls';
 
 export const methodPath = (method: string): string => `/${API_SERVICE_NAME}/${method}`;
 
@@ -97,6 +99,7 @@ function unaryDefinition(method: string): grpc.MethodDefinition<Buffer, Buffer> 
 export const apiServiceDefinition: grpc.ServiceDefinition = Object.fromEntries([
   ...unaryMethods.map((method) => [method, unaryDefinition(method)] as const),
   [EVENTS_METHOD, { ...unaryDefinition(EVENTS_METHOD), responseStream: true }],
+  [CALLS_METHOD, { ...unaryDefinition(CALLS_METHOD), requestStream: true, responseStream: true }],
 ]);
 
 export const encodeJson = (value: unknown): Buffer => Buffer.from(JSON.stringify(value), 'utf8');
