@@ -15,9 +15,15 @@
 // with no warren-served-by, exactly as a unary call lost with its connection.
 // The server bounds the calls in flight on one stream and answers any beyond the bound
 // RESOURCE_EXHAUSTED; when it shuts down it refuses new calls (UNAVAILABLE, not applied), answers
-// those in flight, then ends the stream.
+// those in flight, then ends the stream. The stream's own metadata applies to all its calls (a
+// manager relaying calls to the leader marks its stream warren-forwarded-by).
+// A sender (CallSender) sends a request too large to share a stream as a unary call of its own,
+// since a message beyond the server's size bound fails the whole stream and with it the other calls
+// in flight there; so is every call to a manager that does not know the Calls method (an older
+// version), which refuses the stream before reading any call.
 
 import * as grpc from '@grpc/grpc-js';
+import { callUnary } from './api-channel.ts';
 import { CALLS_METHOD, methodPath } from './api-service.ts';
 import type { UnaryMethod } from './api-types.ts';
 
@@ -117,8 +123,11 @@ export class CallStream {
   unsupported = false;
   private sweeper: NodeJS.Timeout | null = null;
 
-  constructor(readonly client: grpc.Client) {
-    this.call = client.makeBidiStreamRequest(methodPath(CALLS_METHOD), identity, identity, new grpc.Metadata(), {});
+  constructor(
+    readonly client: grpc.Client,
+    metadata: grpc.Metadata,
+  ) {
+    this.call = client.makeBidiStreamRequest(methodPath(CALLS_METHOD), identity, identity, metadata, {});
     this.call.on('data', (bytes: Buffer) => this.answer(bytes));
     this.call.on('error', (error: grpc.ServiceError) => {
       this.unsupported = error.code === grpc.status.UNIMPLEMENTED && !this.answered;
@@ -185,6 +194,46 @@ export class CallStream {
   }
 }
 
+/** Requests larger than this go as unary calls (a manager takes requests of up to 2 MiB by default). */
+export const maxStreamedRequestBytes = 256 * 1024;
+
+/** Calls to managers: over one Calls stream per manager, or as unary calls where a stream will not do. */
+export class CallSender {
+  private readonly streams = new Map<string, CallStream>();
+  /** Managers that do not serve the Calls stream. */
+  private readonly unaryOnly = new Set<string>();
+
+  /** `metadata`: of every stream and unary call (a copy is made for each). */
+  constructor(private readonly metadata: grpc.Metadata = new grpc.Metadata()) {}
+
+  /** One call to the manager at `address`, whose channel `client` is connected; never rejects. */
+  async send(address: string, client: grpc.Client, method: UnaryMethod, body: Buffer, deadlineMs: number): Promise<CallResult> {
+    if (body.length <= maxStreamedRequestBytes && !this.unaryOnly.has(address)) {
+      const stream = this.stream(address, client);
+      const result = await stream.send(method, body, deadlineMs - Date.now());
+      if (!stream.unsupported) return result;
+      this.unaryOnly.add(address);
+    }
+    const result = await callUnary(client, method, body, this.metadata.clone(), deadlineMs);
+    return result.ok ? result : { ok: false, status: result.error };
+  }
+
+  close(): void {
+    for (const stream of this.streams.values()) stream.close();
+    this.streams.clear();
+  }
+
+  /** The usable Calls stream on `client`, opened when there is none. */
+  private stream(address: string, client: grpc.Client): CallStream {
+    const existing = this.streams.get(address);
+    if (existing !== undefined && existing.usable && existing.client === client) return existing;
+    existing?.close();
+    const stream = new CallStream(client, this.metadata.clone());
+    this.streams.set(address, stream);
+    return stream;
+  }
+}
+
 /** A call lost by the transport: no warren-served-by, so its outcome is not known. */
 function lost(code: grpc.status, details: string): CallResult {
   return { ok: false, status: { code, details, metadata: new grpc.Metadata() } };
@@ -195,7 +244,7 @@ export interface CallsHost {
   readonly self: string;
   readonly maxCallsInFlight: number;
   isMethod(method: string): method is UnaryMethod;
-  /** Serves one call as its unary method would (relayed calls carry no forwarding mark here). */
+  /** Serves one call as its unary method would. */
   serve(method: UnaryMethod, request: Buffer, deadlineMs: number): Promise<CallResult>;
   /** The status of a call refused by the stream itself. */
   refusal(code: grpc.status, message: string, outcome?: 'not-applied'): Partial<grpc.StatusObject>;

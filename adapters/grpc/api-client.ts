@@ -7,15 +7,12 @@
 // A write that failed once it was sent, without an answer from a server, and a write a server
 // reports with outcome unknown, are never retried: the ApiError says the outcome is unknown, and
 // the caller must look before trying again. Every other status is the answer and is thrown as is.
-// Calls go over one Calls stream per manager (api-calls.ts), which costs both ends far less CPU than
-// a gRPC call each; what a failure means is the same. A request too large to share a stream goes as
-// a unary call of its own, since a message beyond the server's size bound fails the whole stream
-// and with it the other calls in flight there; so does every call to a manager that does not know
-// the Calls method (an older version), which refuses the stream before reading any call.
+// Calls go over one Calls stream per manager (CallSender, api-calls.ts), which costs both ends far
+// less CPU than a gRPC call each; what a failure means is the same.
 
 import * as grpc from '@grpc/grpc-js';
-import { CallStream, type CallResult } from './api-calls.ts';
-import { apiChannelOptions, callUnary, ChannelPool, connect } from './api-channel.ts';
+import { CallSender } from './api-calls.ts';
+import { apiChannelOptions, ChannelPool, connect } from './api-channel.ts';
 import { ApiError } from './api-errors.ts';
 import { apiMethods, encodeJson, EVENTS_METHOD, METADATA_APPLIED_INDEX, METADATA_SERVED_BY, metadataValue, methodPath } from './api-service.ts';
 import type { ApiEvent, ApiRequest, ApiResponse, ApiUnaryCalls, EventsRequest, UnaryMethod } from './api-types.ts';
@@ -35,9 +32,6 @@ export interface ApiClientOptions {
 /** Bound on the addresses a client is given (every manager of a cluster fits well within it). */
 const maxAddresses = 16;
 
-/** Requests larger than this go as unary calls (a manager takes requests of up to 2 MiB by default). */
-export const maxStreamedRequestBytes = 256 * 1024;
-
 export class ApiClient {
   private readonly addresses: readonly string[];
   private readonly pool: ChannelPool;
@@ -45,10 +39,7 @@ export class ApiClient {
   private readonly connectTimeoutMs: number;
   /** The address that last answered: tried first. */
   private preferred: string;
-  /** The Calls stream to each manager called. */
-  private readonly streams = new Map<string, CallStream>();
-  /** Managers that do not serve the Calls stream. */
-  private readonly unaryOnly = new Set<string>();
+  private readonly sender = new CallSender();
 
   constructor(options: ApiClientOptions) {
     if (options.addresses.length === 0 || options.addresses.length > maxAddresses) {
@@ -63,29 +54,8 @@ export class ApiClient {
   }
 
   close(): void {
-    for (const stream of this.streams.values()) stream.close();
-    this.streams.clear();
+    this.sender.close();
     this.pool.closeAll();
-  }
-
-  private async send(address: string, client: grpc.Client, method: UnaryMethod, body: Buffer): Promise<CallResult> {
-    if (body.length <= maxStreamedRequestBytes && !this.unaryOnly.has(address)) {
-      const stream = this.stream(address, client);
-      const result = await stream.send(method, body, this.timeoutMs);
-      if (!stream.unsupported) return result;
-      this.unaryOnly.add(address);
-    }
-    return unary(client, method, body, this.timeoutMs);
-  }
-
-  /** The usable Calls stream on `client`, opened when there is none. */
-  private stream(address: string, client: grpc.Client): CallStream {
-    const existing = this.streams.get(address);
-    if (existing !== undefined && existing.usable && existing.client === client) return existing;
-    existing?.close();
-    const stream = new CallStream(client);
-    this.streams.set(address, stream);
-    return stream;
   }
 
   private order(): string[] {
@@ -106,7 +76,7 @@ export class ApiClient {
         failures.push(new ApiError(grpc.status.UNAVAILABLE, `could not reach ${address}: ${notConnected}`, null, 'not-applied', null, null, address));
         continue;
       }
-      const result = await this.send(address, client, method, body);
+      const result = await this.sender.send(address, client, method, body, Date.now() + this.timeoutMs);
       if (result.ok) {
         this.preferred = address;
         return decode(result.body, method, address) as ApiResponse<M>;
@@ -171,11 +141,6 @@ export class ApiClient {
   volumeList = (r: ApiRequest<'VolumeList'> = {}) => this.call('VolumeList', r);
   volumeInspect = (r: ApiRequest<'VolumeInspect'>) => this.call('VolumeInspect', r);
   volumeRemove = (r: ApiRequest<'VolumeRemove'>) => this.call('VolumeRemove', r);
-}
-
-async function unary(client: grpc.Client, method: UnaryMethod, body: Buffer, timeoutMs: number): Promise<CallResult> {
-  const result = await callUnary(client, method, body, new grpc.Metadata(), Date.now() + timeoutMs);
-  return result.ok ? result : { ok: false, status: result.error };
 }
 
 function decode(body: Buffer, method: keyof ApiUnaryCalls, address: string): unknown {

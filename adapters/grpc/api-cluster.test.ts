@@ -7,6 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
+import { CallSender } from './api-calls.ts';
 import { callUnary } from './api-channel.ts';
 import { ApiError } from './api-errors.ts';
 import { encodeJson, METADATA_FORWARDED_BY, METADATA_OUTCOME, METADATA_SERVED_BY, metadataValue } from './api-service.ts';
@@ -79,6 +80,13 @@ describe('three managers', () => {
       assert.equal(result.error.details, `manager ${follower.id} received VolumeCreate relayed by manager m9 but does not lead (it believes ${leader.id} leads); leadership is changing: retry shortly`);
       assert.equal(metadataValue(result.error.metadata, METADATA_OUTCOME), 'not-applied');
       assert.equal(metadataValue(result.error.metadata, METADATA_SERVED_BY), follower.id);
+      // The same call on a Calls stream marked as relayed (how managers relay): refused the same way.
+      const sender = new CallSender(metadata);
+      const streamed = await sender.send(follower.apiAddress, raw, 'VolumeCreate', encodeJson({ name: 'loop' }), Date.now() + 5000);
+      sender.close();
+      assert.ok(!streamed.ok);
+      assert.equal(streamed.status.code, grpc.status.UNAVAILABLE);
+      assert.equal(streamed.status.details, result.error.details);
     } finally {
       raw.close();
     }

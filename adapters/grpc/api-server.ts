@@ -17,8 +17,8 @@ import * as grpc from '@grpc/grpc-js';
 import type { ProposeOutcome } from '../../core/manager/manager.ts';
 import { nodeId } from '../../core/raft/index.ts';
 import type { NodeId, StateCommand, StateView } from '../../core/state/index.ts';
-import { ServedCallStream, type CallResult, type CallsHost } from './api-calls.ts';
-import { apiChannelOptions, callUnary, ChannelPool, connect } from './api-channel.ts';
+import { CallSender, ServedCallStream, type CallResult, type CallsHost } from './api-calls.ts';
+import { apiChannelOptions, ChannelPool, connect } from './api-channel.ts';
 import { defaultRetryAfterMs, proposalFailure, toStatus, type ApiFailure } from './api-errors.ts';
 import { EventSubscriber, type AppliedCommand } from './api-events.ts';
 import { clusterInfo, isFailure, serveRead, type ReadMethod } from './api-reads.ts';
@@ -145,6 +145,8 @@ export class ApiServer {
   /** Whether the server is this API's own (bound and shut down here) or its owner's. */
   private readonly ownsServer: boolean;
   private readonly pool: ChannelPool;
+  /** Calls relayed to the leader, marked as relayed by this manager. */
+  private readonly relays: CallSender;
   private readonly sealer: SecretSealer;
   private readonly logger: TransportLogger;
   private readonly nowUs: () => number;
@@ -165,6 +167,9 @@ export class ApiServer {
     this.newId = options.newId ?? newObjectId;
     const channelOptions = apiChannelOptions(this.limits.maxResponseBytes);
     this.pool = new ChannelPool(options.channelCredentials ?? grpc.credentials.createInsecure(), channelOptions, 16);
+    const relayed = new grpc.Metadata();
+    relayed.set(METADATA_FORWARDED_BY, this.manager.id);
+    this.relays = new CallSender(relayed);
     this.ownsServer = options.server === undefined;
     this.server = options.server ?? new grpc.Server(apiServerOptions(this.limits));
     const handlers: grpc.UntypedServiceImplementation = {
@@ -195,11 +200,12 @@ export class ApiServer {
   private calls(call: grpc.ServerDuplexStream<Buffer, Buffer>): void {
     const self = this.manager.id;
     if (this.closing !== null) return void call.emit('error', toStatus({ code: grpc.status.UNAVAILABLE, outcome: 'not-applied', message: `manager ${self} is shutting down; call another manager` }, self));
+    const forwardedBy = metadataValue(call.metadata, METADATA_FORWARDED_BY);
     const host: CallsHost = {
       self,
       maxCallsInFlight: this.limits.maxCallsPerStream,
       isMethod: (method): method is UnaryMethod => Object.hasOwn(apiMethods, method),
-      serve: (method, request, deadlineMs) => this.serve(method, { request, forwardedBy: null, deadlineMs }),
+      serve: (method, request, deadlineMs) => this.serve(method, { request, forwardedBy, deadlineMs }),
       refusal: (code, message, outcome) => toStatus({ code, message, outcome }, self),
     };
     const stream: ServedCallStream = new ServedCallStream(call, host, () => this.callStreams.delete(stream));
@@ -228,6 +234,7 @@ export class ApiServer {
   private async shutdown(): Promise<void> {
     for (const subscriber of [...this.subscribers]) subscriber.close(grpc.status.UNAVAILABLE, `manager ${this.manager.id} is shutting down; subscribe to another manager`);
     for (const stream of [...this.callStreams]) stream.close();
+    this.relays.close();
     this.pool.closeAll();
     if (!this.ownsServer) {
       for (const method of [...unaryMethods, EVENTS_METHOD, CALLS_METHOD]) this.server.unregister(methodPath(method));
@@ -353,22 +360,18 @@ export class ApiServer {
       this.counts.forwardFailures++;
       return this.fail({ code: grpc.status.UNAVAILABLE, outcome: 'not-applied', leader, message: `manager ${self} does not lead and could not reach ${where} (${notConnected}); retry shortly` });
     }
-    const metadata = new grpc.Metadata();
-    metadata.set(METADATA_FORWARDED_BY, self);
     const deadline = Math.min(call.deadlineMs, Date.now() + this.limits.forwardTimeoutMs);
-    const result = await callUnary(client, method, call.request, metadata, deadline);
+    const result = await this.relays.send(leader.apiAddress, client, method, call.request, deadline);
     this.counts.forwarded++;
-    if (result.ok) return result;
-    if (metadataValue(result.error.metadata, METADATA_SERVED_BY) !== null) {
-      return { ok: false, status: { code: result.error.code, details: result.error.details, metadata: result.error.metadata } };
-    }
+    if (result.ok || metadataValue(result.status.metadata, METADATA_SERVED_BY) !== null) return result;
     this.counts.forwardFailures++;
-    const failure = `${statusName(result.error.code)}: ${result.error.details}`;
+    const code = result.status.code ?? grpc.status.UNKNOWN;
+    const failure = `${statusName(code)}: ${result.status.details}`;
     if (apiMethods[method] === 'read') {
       return this.fail({ code: grpc.status.UNAVAILABLE, outcome: 'not-applied', leader, message: `manager ${self} relayed ${method} to ${where} and the call failed (${failure}); retry` });
     }
     return this.fail({
-      code: result.error.code === grpc.status.DEADLINE_EXCEEDED ? grpc.status.DEADLINE_EXCEEDED : grpc.status.UNAVAILABLE,
+      code: code === grpc.status.DEADLINE_EXCEEDED ? grpc.status.DEADLINE_EXCEEDED : grpc.status.UNAVAILABLE,
       outcome: 'unknown',
       leader,
       message: `outcome unknown; the request may have been applied; check before retrying (manager ${self} relayed ${method} to ${where} and the call failed: ${failure})`,
