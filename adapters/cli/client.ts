@@ -157,6 +157,13 @@ export function addClientCommands(program: Command, io: ClientIo, setExit: (code
       const info = await ctx.client.clusterInfo();
       ctx.out(flags.json ? json(info) : clusterInfoText(info));
     }));
+  const manager = program.commands.find((c) => c.name() === 'manager') ?? group(program, 'manager', 'the managers');
+  leaf(manager, 'rm <MANAGER...>', 'remove managers from the cluster (a dead one being replaced, or one retired); refused when the voters left would have no reachable majority')
+    .action((ids: string[], flags: ManagerOptions) => run(flags, 'warren cluster info', async (ctx) =>
+      eachTarget(ctx, ids, () => 'warren cluster info', async (id) => {
+        await ctx.client.managerRemove({ id });
+        ctx.out(`${id}\n`);
+      })));
 }
 
 function clusterInfoText(info: ClusterInfoResponse): string {

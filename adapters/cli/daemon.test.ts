@@ -1,6 +1,8 @@
 // The daemon commands: usage errors exit 2 before anything starts, and real processes started by
 // `warren cluster init` form a cluster that elects a new leader after a kill -9 of its leader, with
-// the killed manager coming back by `warren manager start` on its data directory.
+// the killed manager coming back by `warren manager start` on its data directory; managers join a
+// running cluster and are removed from it (refused when the voters left could not commit; a live
+// manager removed stops and its data directory refuses to start again).
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -133,7 +135,7 @@ test('three managers started by warren cluster init elect a leader, survive kill
   assert.deepEqual(codes, [0, 0, 0]);
 });
 
-test('warren manager join grows a one-manager cluster to three voters that survive the loss of the founder', { timeout: 90_000 }, async () => {
+test('warren manager join grows a one-manager cluster to three voters that survive the loss of the founder; warren manager rm removes it', { timeout: 90_000 }, async () => {
   const base = 18400 + (process.pid % 200) * 2;
   const ids = ['j1', 'j2', 'j3'];
   const listen = (i: number) => `127.0.0.1:${base + i * 10}`;
@@ -161,10 +163,35 @@ test('warren manager join grows a one-manager cluster to three voters that survi
   const survivors = new ApiClient({ addresses: [listen(1), listen(2)] });
   const created = await survivors.call('SecretCreate', { name: 'after-founder', value: 'v' });
   assert.equal(created.secret?.name, 'after-founder');
+
+  // warren manager rm: removing a live voter now would leave j1 (dead) and one other: refused.
+  const managersFlag = ['--managers', `${listen(1)},${listen(2)}`];
+  const live = joiners.findIndex((d) => lastRole(d)?.role !== 'leader') + 1; // the joiner that does not lead
+  const refusedRm = await run(['manager', 'rm', ids[live]!, ...managersFlag]);
+  assert.equal(refusedRm.code, 1);
+  assert.match(refusedRm.err, new RegExp(`^warren: FAILED_PRECONDITION: removing manager ${ids[live]} would leave 2 voters \\(.*\\) of which j1 cannot be reached, so no majority could commit; bring it back \\(or remove it\\) first\n`));
+  // The dead founder is removed; it is no longer a member, and the two left still commit.
+  assert.deepEqual(await run(['manager', 'rm', 'j1', ...managersFlag]), { code: 0, err: '' });
+  assert.deepEqual((await survivors.call('ClusterInfo', {})).managers.map((m) => m.id), ['j2', 'j3']);
+  const again = await run(['manager', 'rm', 'j1', ...managersFlag]);
+  assert.equal(again.code, 1);
+  assert.match(again.err, /^warren: NOT_FOUND: manager j1 is not a member of the cluster \(its members are j2, j3\)\n/);
+  await survivors.call('SecretCreate', { name: 'after-removal', value: 'v' });
+  // A live manager that is removed stops by itself (exit 0), and its data directory refuses to start again.
+  assert.deepEqual(await run(['manager', 'rm', ids[live]!, ...managersFlag]), { code: 0, err: '' });
+  const removedCode = await new Promise<number | null>((r) => (joiners[live - 1]!.child.exitCode !== null ? r(joiners[live - 1]!.child.exitCode) : joiners[live - 1]!.child.on('exit', (code) => r(code))));
+  assert.equal(removedCode, 0);
+  assert.ok(joiners[live - 1]!.events.some((e) => e.event === 'removed'));
+  const restart = await run(['manager', 'start', ...argsOf(live)]);
+  assert.equal(restart.code, 1);
+  assert.match(restart.err, new RegExp(`manager ${ids[live]} was removed from its cluster at .*; this data directory cannot serve again: start a new manager with an empty --data-dir and warren manager join \\(under a new id\\)`));
+  const last = joiners[2 - live]!;
+  await until('the last manager leads alone', () => lastRole(last)?.role === 'leader', 10_000);
+  assert.equal((await survivors.call('SecretCreate', { name: 'alone', value: 'v' })).servedBy, ids[3 - live]);
   survivors.close();
-  for (const d of joiners) d.child.kill('SIGTERM');
-  const codes = await Promise.all(joiners.map((d) => new Promise<number | null>((r) => (d.child.exitCode !== null ? r(d.child.exitCode) : d.child.on('exit', (code) => r(code))))));
-  assert.deepEqual(codes, [0, 0]);
+  last.child.kill('SIGTERM');
+  const code = await new Promise<number | null>((r) => (last.child.exitCode !== null ? r(last.child.exitCode) : last.child.on('exit', (c) => r(c))));
+  assert.equal(code, 0);
 });
 
 let managerCount = 0;

@@ -125,6 +125,8 @@ function daemonLogging(io: CliIo, nodeId: string, role: NodeRole): DaemonLogging
 
 /** The daemon's steps when it stops: stop taking requests, hand leadership over, close the disk, flush. */
 interface Stoppable {
+  /** Resolves when the daemon should stop of its own accord (a manager removed from its cluster). */
+  readonly removed?: Promise<void>;
   stopAccepting?(reason: string): Promise<void>;
   isLeader?(): boolean;
   transferLeadership?(signal: AbortSignal): Promise<void>;
@@ -163,6 +165,7 @@ async function runUntilSignal(io: CliIo, logging: DaemonLogging, started: Promis
       timeoutsMs: { stopAccepting: 5_000, transferLeadership: 3_000, closeStorage: 10_000 },
     })) coordinator.register(step);
     const stopListening = coordinator.listen(process);
+    void daemon.removed?.then(() => coordinator.shutdown('removed from the cluster'));
   });
 }
 
@@ -189,6 +192,7 @@ function startManager(io: CliIo, raw: ManagerRaw, bootstrap: string[] | null, ke
       throw error;
     }
     return {
+      removed: manager.removed,
       stopAccepting: (reason) => manager.stopAccepting(reason),
       isLeader: () => manager.isLeader(),
       transferLeadership: (signal) => manager.transferLeadership(signal),

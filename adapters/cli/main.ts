@@ -24,7 +24,7 @@ export interface CliIo {
 export const commandGroups: readonly { readonly name: string; readonly description: string }[] = [
   { name: 'chaos', description: 'simulated chaos runs of the control plane (warren chaos --help)' },
   { name: 'cluster', description: 'start a new cluster (warren cluster init) or show it (warren cluster info)' },
-  { name: 'manager', description: 'run a manager: warren manager start' },
+  { name: 'manager', description: 'run a manager (warren manager start, join) or remove one (warren manager rm)' },
   { name: 'worker', description: 'run a worker: warren worker start' },
   { name: 'service', description: 'create, list, update, scale, roll back and remove services' },
   { name: 'task', description: 'list and inspect tasks' },

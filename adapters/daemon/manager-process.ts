@@ -24,7 +24,7 @@ import { addWorkerService } from '../grpc/worker-service.ts';
 import { DaemonMetrics, HealthServer, ManagerReadiness, notReady, type RaftSample } from '../observability/index.ts';
 import { openStorage, type StorageOptions, type WalStorage } from '../storage/index.ts';
 import { splitAddress } from './address.ts';
-import { Membership } from './membership.ts';
+import { Membership, removedFrom } from './membership.ts';
 import { defaultRaftServerOptions, RaftServer, type RaftServerOptions } from './raft-server.ts';
 
 export interface ManagerProcessOptions {
@@ -102,6 +102,10 @@ export class ManagerProcess {
   private readonly readiness = new ManagerReadiness();
   private boundPorts = { listen: 0, metrics: 0 };
   private draining: string | null = null;
+  private onRemoved!: () => void;
+  private isRemoved = false;
+  /** Resolves when this manager applies its own removal from the cluster: it should stop then. */
+  readonly removed = new Promise<void>((resolve) => (this.onRemoved = resolve));
   private stopping: Promise<void> | null = null;
   private readonly log: TransportLogger;
   private readonly raftOptions: RaftServerOptions;
@@ -156,7 +160,9 @@ export class ManagerProcess {
     server = new RaftServer(id, storage, recovered, (messages) => this.transport.send(messages), {
       restore: (data) => manager.restoreState(this.membership.restore(data)),
       snapshot: () => `${this.membership.snapshotHeader()}${manager.snapshotState()}`,
-      onConf: (change) => this.membership.onConf(change),
+      onConf: (change) => {
+        if (this.membership.onConf(change)) this.removedFromCluster('it applied its own removal');
+      },
       apply: (entry) => {
         const startMs = performance.now();
         manager.apply(entry);
@@ -181,7 +187,10 @@ export class ManagerProcess {
     });
     this.server = server;
     const raftServer = server;
-    this.transport.onMessage((message) => raftServer.receive(message));
+    this.transport.onMessage((message) => {
+      this.membership.heard(message.from);
+      raftServer.receive(message);
+    });
     this.membership.attach(raftServer, () => manager.isLeader());
 
     const host: EndpointHost = {
@@ -227,6 +236,8 @@ export class ManagerProcess {
 
   static async start(options: ManagerProcessOptions): Promise<ManagerProcess> {
     const log = options.logger ?? silentLogger;
+    const removed = removedFrom(options.dataDir);
+    if (removed !== null) throw new Error(removed);
     let opened = await openStorage(options.dataDir, options.storage);
     if (options.bootstrap !== null && opened.recovered.snapshot === null && opened.recovered.entries.length === 0) {
       await opened.storage.bootstrap({ voters: options.bootstrap.map((v) => nodeId(v)), learners: [] });
@@ -250,6 +261,7 @@ export class ManagerProcess {
       throw error;
     }
     daemon.server.start();
+    daemon.membership.watchForRemoval((how) => daemon.removedFromCluster(how));
     log.info({ event: 'started', port: daemon.boundPorts.listen, metricsPort: daemon.boundPorts.metrics, applied: daemon.server.appliedTo() }, `manager ${options.id} started`);
     return daemon;
   }
@@ -319,8 +331,17 @@ export class ManagerProcess {
     if (this.isLeader()) throw new Error('still the leader: the hand-over was aborted');
   }
 
+  private removedFromCluster(how: string): void {
+    if (this.isRemoved) return;
+    this.isRemoved = true;
+    this.membership.markRemoved();
+    this.log.error({ event: 'removed', how }, `manager ${this.id} was removed from the cluster (${how}): stopping; its data directory cannot serve again`);
+    this.onRemoved();
+  }
+
   /** Stop listening, finish the write in flight, close the disk (idempotent). */
   stop(): Promise<void> {
+    this.membership.stopWatching();
     this.stopping ??= (async () => {
       this.draining ??= 'stopping';
       await this.api.close();
@@ -358,6 +379,7 @@ export class ManagerProcess {
         return leader === null ? null : this.membership.managerAddress(leader);
       },
       join: (id, address) => this.membership.join(id, address),
+      removeManager: (id) => this.membership.remove(id),
       subscribe: (listener) => {
         this.appliedListeners.add(listener);
         return () => this.appliedListeners.delete(listener);
@@ -371,6 +393,7 @@ export class ManagerProcess {
           commitIndex: status.commit,
           appliedIndex: this.server.appliedTo(),
           managers: this.membership.memberAddresses(status.conf),
+          removedManagers: this.membership.removed(),
         };
       },
     };

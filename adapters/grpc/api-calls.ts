@@ -207,14 +207,14 @@ export class CallSender {
   constructor(private readonly metadata: grpc.Metadata = new grpc.Metadata()) {}
 
   /** One call to the manager at `address`, whose channel `client` is connected; never rejects. */
-  async send(address: string, client: grpc.Client, method: UnaryMethod, body: Buffer, deadlineMs: number): Promise<CallResult> {
+  async send(address: string, client: grpc.Client, method: UnaryMethod, body: Buffer, timeoutMs: number): Promise<CallResult> {
     if (body.length <= maxStreamedRequestBytes && !this.unaryOnly.has(address)) {
       const stream = this.stream(address, client);
-      const result = await stream.send(method, body, deadlineMs - Date.now());
+      const result = await stream.send(method, body, timeoutMs);
       if (!stream.unsupported) return result;
       this.unaryOnly.add(address);
     }
-    const result = await callUnary(client, method, body, this.metadata.clone(), deadlineMs);
+    const result = await callUnary(client, method, body, this.metadata.clone(), Date.now() + timeoutMs);
     return result.ok ? result : { ok: false, status: result.error };
   }
 

@@ -76,7 +76,7 @@ export class ApiClient {
         failures.push(new ApiError(grpc.status.UNAVAILABLE, `could not reach ${address}: ${notConnected}`, null, 'not-applied', null, null, address));
         continue;
       }
-      const result = await this.sender.send(address, client, method, body, Date.now() + this.timeoutMs);
+      const result = await this.sender.send(address, client, method, body, this.timeoutMs);
       if (result.ok) {
         this.preferred = address;
         return decode(result.body, method, address) as ApiResponse<M>;
@@ -141,6 +141,7 @@ export class ApiClient {
   volumeList = (r: ApiRequest<'VolumeList'> = {}) => this.call('VolumeList', r);
   volumeInspect = (r: ApiRequest<'VolumeInspect'>) => this.call('VolumeInspect', r);
   volumeRemove = (r: ApiRequest<'VolumeRemove'>) => this.call('VolumeRemove', r);
+  managerRemove = (r: ApiRequest<'ManagerRemove'>) => this.call('ManagerRemove', r);
 }
 
 function decode(body: Buffer, method: keyof ApiUnaryCalls, address: string): unknown {

@@ -115,6 +115,7 @@ export interface ClusterFacts {
   readonly commitIndex: number;
   readonly managers: ClusterInfoResponse['managers'];
   readonly leader: ClusterInfoResponse['leader'];
+  readonly removedManagers: ClusterInfoResponse['removedManagers'];
 }
 
 export const clusterInfo = (facts: ClusterFacts, served: Served): ClusterInfoResponse => ({ ...served, ...facts });

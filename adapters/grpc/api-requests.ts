@@ -199,6 +199,7 @@ function rules(maxListItems: number): Record<UnaryMethod, FieldRules> {
         return { id, address, proof: r.string('proof', 'the proof of holding the cluster key', 128) };
       },
     },
+    ManagerRemove: { fields: ['id'], read: (r) => ({ id: r.string('id', 'the id of the manager to remove', 63) }) },
   };
 }
 

@@ -33,6 +33,8 @@ import { buildWrite, newObjectId, type WriteMethod } from './api-writes.ts';
 import { leanGrpcOptions, positiveIntegerLimits, silentLogger, type TransportLogger } from './options.ts';
 import { bindServer, shutdownServer } from './server.ts';
 
+export type MembershipResult = { readonly ok: true; readonly managers: readonly ManagerAddress[] } | { readonly ok: false; readonly failure: ApiFailure };
+
 /** What the API needs of the manager it runs on. */
 export interface ApiManager {
   readonly id: NodeId;
@@ -48,10 +50,19 @@ export interface ApiManager {
    * Adds a manager as a learner (promoted to voter once caught up), on the leader; resolves once the
    * change is applied, to every manager's address, or to why not. Absent: this manager cannot.
    */
-  join?(id: NodeId, address: string): Promise<{ readonly ok: true; readonly managers: readonly ManagerAddress[] } | { readonly ok: false; readonly failure: ApiFailure }>;
+  join?(id: NodeId, address: string): Promise<MembershipResult>;
+  /** Removes a manager, on the leader; resolves once applied, to the managers left, or to why not. Absent: this manager cannot. */
+  removeManager?(id: NodeId): Promise<MembershipResult>;
   /** This manager's applied index (cheap: asked for every answer). */
   appliedIndex(): number;
-  info(): { readonly clusterId: string; readonly term: number; readonly commitIndex: number; readonly appliedIndex: number; readonly managers: readonly ManagerAddress[] };
+  info(): {
+    readonly clusterId: string;
+    readonly term: number;
+    readonly commitIndex: number;
+    readonly appliedIndex: number;
+    readonly managers: readonly ManagerAddress[];
+    readonly removedManagers?: readonly string[];
+  };
 }
 
 export interface ApiServerLimits {
@@ -267,6 +278,7 @@ export class ApiServer {
       }
       if (!this.leads()) return await this.toLeader(method, call, forwardedBy);
       if (method === 'ManagerJoin') return await this.join(parsed.value as ApiRequest<'ManagerJoin'>);
+      if (method === 'ManagerRemove') return await this.removeManager(parsed.value as ApiRequest<'ManagerRemove'>);
       return await this.write(method as WriteMethod, parsed.value, call, forwardedBy);
     } catch (error) {
       this.logger.error({ node: this.manager.id, method, error: String(error) }, 'client API call failed with an internal error');
@@ -277,7 +289,7 @@ export class ApiServer {
   private read(method: UnaryMethod, request: unknown): Answer {
     if (method === 'ClusterInfo') {
       const info = this.manager.info();
-      const facts = { clusterId: info.clusterId, term: info.term, commitIndex: info.commitIndex, managers: info.managers, leader: this.manager.leader() };
+      const facts = { clusterId: info.clusterId, term: info.term, commitIndex: info.commitIndex, managers: info.managers, leader: this.manager.leader(), removedManagers: info.removedManagers ?? [] };
       return { ok: true, body: encodeJson(clusterInfo(facts, this.served())) };
     }
     const answer = serveRead(method as ReadMethod, request as never, this.manager.state(), this.served(), this.limits.maxListItems);
@@ -295,6 +307,15 @@ export class ApiServer {
     if (!joined.ok) return this.fail(joined.failure);
     this.logger.info({ node: self, peer_id: request.id, address: request.address }, 'manager joined as a learner');
     return { ok: true, body: encodeJson({ ...this.served(), clusterId, managers: joined.managers }) };
+  }
+
+  private async removeManager(request: ApiRequest<'ManagerRemove'>): Promise<Answer> {
+    const self = this.manager.id;
+    if (this.manager.removeManager === undefined) return this.fail({ code: grpc.status.UNIMPLEMENTED, message: `manager ${self} cannot remove managers` });
+    const removed = await this.manager.removeManager(nodeId(request.id));
+    if (!removed.ok) return this.fail(removed.failure);
+    this.logger.info({ node: self, peer_id: request.id }, 'manager removed from the cluster');
+    return { ok: true, body: encodeJson({ ...this.served(), managers: removed.managers }) };
   }
 
   private async write(method: WriteMethod, request: unknown, call: Incoming, forwardedBy: string | null): Promise<Answer> {
@@ -360,8 +381,8 @@ export class ApiServer {
       this.counts.forwardFailures++;
       return this.fail({ code: grpc.status.UNAVAILABLE, outcome: 'not-applied', leader, message: `manager ${self} does not lead and could not reach ${where} (${notConnected}); retry shortly` });
     }
-    const deadline = Math.min(call.deadlineMs, Date.now() + this.limits.forwardTimeoutMs);
-    const result = await this.relays.send(leader.apiAddress, client, method, call.request, deadline);
+    const timeoutMs = Math.max(1, Math.min(call.deadlineMs - Date.now(), this.limits.forwardTimeoutMs));
+    const result = await this.relays.send(leader.apiAddress, client, method, call.request, timeoutMs);
     this.counts.forwarded++;
     if (result.ok || metadataValue(result.status.metadata, METADATA_SERVED_BY) !== null) return result;
     this.counts.forwardFailures++;

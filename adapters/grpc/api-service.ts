@@ -67,6 +67,7 @@ export const apiMethods = {
   VolumeInspect: 'read',
   VolumeRemove: 'write',
   ManagerJoin: 'write',
+  ManagerRemove: 'write',
 } as const satisfies Record<UnaryMethod, MethodKind>;
 
 // Compile-time proof that the table names every method of the contract.

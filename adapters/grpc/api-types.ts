@@ -44,6 +44,8 @@ export interface ClusterInfoResponse extends Served {
   readonly term: number;
   readonly commitIndex: number;
   readonly managers: readonly ManagerAddress[];
+  /** Managers whose removal this manager has applied since it started (and not added again). */
+  readonly removedManagers: readonly string[];
 }
 
 export interface NodeListRequest extends ListOptions {
@@ -248,6 +250,7 @@ export interface ApiUnaryCalls {
   VolumeInspect: [VolumeInspectRequest, VolumeInspectResponse];
   VolumeRemove: [VolumeRemoveRequest, RemoveResponse];
   ManagerJoin: [ManagerJoinRequest, ManagerJoinResponse];
+  ManagerRemove: [ManagerRemoveRequest, ManagerRemoveResponse];
 }
 
 /**
@@ -264,6 +267,20 @@ export interface ManagerJoinRequest {
 export interface ManagerJoinResponse extends Served {
   readonly clusterId: string;
   /** Every manager, the new one included, with its address. */
+  readonly managers: readonly ManagerAddress[];
+}
+
+/**
+ * Removes a manager from the cluster's members (a dead one being replaced, or one retired). Refused
+ * when the voters left would not have a reachable majority, or none would be left. A running
+ * manager that is removed stops, and its data directory cannot be started again.
+ */
+export interface ManagerRemoveRequest {
+  readonly id: string;
+}
+
+export interface ManagerRemoveResponse extends Served {
+  /** Every manager left, with its address. */
   readonly managers: readonly ManagerAddress[];
 }
 

@@ -15,7 +15,7 @@ import type { ParsedRequest } from './api-requests.ts';
 import type { SecretSealer } from './api-secrets.ts';
 import type { Served, UnaryMethod } from './api-types.ts';
 
-export type WriteMethod = Exclude<UnaryMethod, `${string}List` | `${string}Inspect` | 'ClusterInfo' | 'ManagerJoin'>;
+export type WriteMethod = Exclude<UnaryMethod, `${string}List` | `${string}Inspect` | 'ClusterInfo' | 'ManagerJoin' | 'ManagerRemove'>;
 
 export interface WriteContext {
   readonly state: StateView;
