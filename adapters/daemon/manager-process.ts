@@ -188,7 +188,7 @@ export class ManagerProcess {
     this.server = server;
     const raftServer = server;
     this.transport.onMessage((message) => {
-      this.membership.heard(message.from);
+      this.membership.heard(message.from, message.term);
       raftServer.receive(message);
     });
     this.membership.attach(raftServer, () => manager.isLeader());

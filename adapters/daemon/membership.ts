@@ -75,8 +75,8 @@ export class Membership {
   /** Since when this manager has known no leader (null while it knows one). */
   private leaderlessSinceMs: number | null = null;
   private askingPeers = false;
-  /** When a Raft message last came from each manager (ms since the epoch). */
-  private readonly lastHeard = new Map<NodeId, number>();
+  /** When a Raft message last came from each manager (ms since the epoch), and in which term. */
+  private readonly lastHeard = new Map<NodeId, { readonly atMs: number; readonly term: number }>();
 
   /** The book from managers.json, then the peers given on the command line. */
   constructor(
@@ -100,9 +100,9 @@ export class Membership {
     this.isLeader = isLeader;
   }
 
-  /** A Raft message came from `peer` (the removal's quorum check counts who answers). */
-  heard(peer: NodeId): void {
-    this.lastHeard.set(peer, Date.now());
+  /** A Raft message of `term` came from `peer` (the removal's quorum check counts who answers). */
+  heard(peer: NodeId, term: number): void {
+    this.lastHeard.set(peer, { atMs: Date.now(), term });
   }
 
   /** Every address known, this manager's own included when known. */
@@ -251,12 +251,19 @@ export class Membership {
 
   /** Why removing `id` would leave the voters without a reachable majority, or null. */
   private quorumProblem(id: NodeId): string | null {
-    const voters = this.raft().node.status().conf.voters;
+    const { conf, term } = this.raft().node.status();
+    const voters = conf.voters;
     if (!voters.includes(id)) return null; // a learner does not vote
     const left = voters.filter((v) => v !== id);
     if (left.length === 0) return `manager ${id} is the last voter; a cluster needs at least one`;
     const now = Date.now();
-    const reachable = left.filter((v) => v === this.self || now - (this.lastHeard.get(v) ?? -Infinity) <= REACHABLE_WITHIN_MS);
+    // Only messages of this leader's term count: a voter last heard from under the leader before
+    // (a dead leader's final heartbeats) has not been heard to answer this one.
+    const answered = (v: NodeId): boolean => {
+      const heard = this.lastHeard.get(v);
+      return heard !== undefined && heard.term === term && now - heard.atMs <= REACHABLE_WITHIN_MS;
+    };
+    const reachable = left.filter((v) => v === this.self || answered(v));
     if (reachable.length > left.length / 2) return null;
     const unreachable = left.filter((v) => !reachable.includes(v));
     return `removing manager ${id} would leave ${left.length} voters (${left.join(', ')}) of which ${unreachable.join(', ')} cannot be reached, so no majority could commit; bring ${unreachable.length === 1 ? 'it' : 'them'} back (or remove ${unreachable.length === 1 ? 'it' : 'them'}) first`;

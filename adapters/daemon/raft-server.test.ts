@@ -26,7 +26,10 @@ class ListMachine implements StateMachine {
     this.items.push(entry.data);
   }
   onTick(): void {}
-  onRoleChange(): void {}
+  readonly roles: string[] = [];
+  onRoleChange(role: string): void {
+    this.roles.push(role);
+  }
   afterLoop(): void {}
 }
 
@@ -45,11 +48,11 @@ class Cluster {
   readonly down = new Set<string>();
   constructor(readonly name: string) {}
 
-  async start(id: string, bootstrap: boolean): Promise<Member> {
+  async start(id: string, bootstrap: boolean, voters: readonly string[] = ids): Promise<Member> {
     const fs = new FaultyFileSystem(nodeFileSystem);
     const opened = await openStorage(join(root, this.name, id), { fileSystem: fs, diskFullProbeIntervalMs: 20, diskFullProbeBytes: 1024 });
     if (bootstrap) {
-      await opened.storage.bootstrap({ voters: ids.map((i) => i as never), learners: [] });
+      await opened.storage.bootstrap({ voters: voters.map((i) => i as never), learners: [] });
       await opened.storage.close();
       return this.start(id, false);
     }
@@ -110,6 +113,25 @@ test('three servers elect a leader, commit on every disk, and a restarted member
   assert.ok(restarted.server.node.status().lastIndex >= 30, 'it recovered its log from its own disk');
   await until('the restarted member catches up', () => restarted.machine.items.length === 40);
   assert.deepEqual(restarted.machine.items, Array.from({ length: 40 }, (_, i) => `v${i}`));
+  await c.stopAll();
+});
+
+test('a founder that added a voter and restarts keeps the membership: the commit index of a membership change is on its disk', async () => {
+  // Regression: the daemon wrote a leader's commit index only with a new term or vote, so a founder
+  // restarted after adding managers came back under its first membership (itself alone) and elected
+  // itself while the others had a leader of their own (two leaders in one term; seen with npm start).
+  const c = new Cluster('founder');
+  const founder = await c.start('m1', true, ['m1']);
+  await until('the founder leads', () => founder.server.node.role() === 'leader');
+  for (const type of ['add-learner', 'add-voter'] as const) {
+    await until(`${type} m2 accepted`, () => founder.server.operate((node) => node.proposeConfChange({ type, node: 'm2' as never })).ok);
+  }
+  await until('m2 is a voter on the founder', () => founder.server.node.status().conf.voters.length === 2);
+  await c.stop('m1');
+  const back = await c.start('m1', false);
+  await new Promise((r) => setTimeout(r, 20 * fast.tickMs * fast.electionTicks));
+  assert.deepEqual(back.server.node.status().conf.voters, ['m1', 'm2'], 'the membership change is applied again after the restart');
+  assert.deepEqual(back.machine.roles.filter((r) => r === 'leader'), [], 'without m2 there is no majority: the founder never leads');
   await c.stopAll();
 });
 

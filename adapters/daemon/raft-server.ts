@@ -76,6 +76,8 @@ interface Pending {
   readonly after: readonly Message[];
   /** Its committed entries (and snapshot) are applied when it is processed, not when taken. */
   readonly deferApply: boolean;
+  /** The hard state its write carries: the latest, when not written yet (a new commit index rides along). */
+  readonly hard: HardState | null;
   durable: boolean;
 }
 
@@ -95,6 +97,9 @@ export class RaftServer {
   private pumpScheduled = false;
   /** The hard state last handed to the storage: a Ready changing its term or vote must be written. */
   private queuedHard: HardState;
+  /** The latest hard state the node gave, and the one last put in a write. */
+  private latestHard: HardState;
+  private recordedHard: HardState;
   private timer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private state: ServerState = 'running';
@@ -115,7 +120,7 @@ export class RaftServer {
     const snapshotIndex = recovered.snapshot?.meta.index ?? 0;
     const hard = recovered.hardState.commit < snapshotIndex ? { ...recovered.hardState, commit: snapshotIndex } : recovered.hardState;
     this.memory = toMemoryStorage({ ...recovered, hardState: hard });
-    this.queuedHard = hard;
+    this.queuedHard = this.latestHard = this.recordedHard = hard;
     const snap = this.memory.snapshot();
     machine.restore(snap.meta.index === 0 ? '' : snap.data);
     this.appliedIndex = snap.meta.index;
@@ -238,11 +243,14 @@ export class RaftServer {
 
   private take(ready: Ready): void {
     if (ready.softState) this.machine.onRoleChange(ready.softState.role);
+    if (ready.hardState) this.latestHard = ready.hardState;
     const plan = planReady(ready, this.node.role(), this.queuedHard, this.memory.getHardState());
     if (plan.early.length > 0) this.send(plan.early);
     if (!plan.deferApply) this.applyCommitted(ready);
     else this.barrier = true;
-    const item: Pending = { ready, after: plan.after, deferApply: plan.deferApply, durable: !plan.needsWrite };
+    const hard = plan.needsWrite && this.latestHard !== this.recordedHard ? this.latestHard : null;
+    if (plan.needsWrite) this.recordedHard = this.latestHard;
+    const item: Pending = { ready, after: plan.after, deferApply: plan.deferApply, hard, durable: !plan.needsWrite };
     this.pending.push(item);
     if (plan.termOrVote) this.queuedHard = ready.hardState!;
     if (plan.needsWrite) this.write(item);
@@ -251,7 +259,7 @@ export class RaftServer {
   private write(item: Pending): void {
     const { ready } = item;
     this.track(
-      this.storage.append({ entries: ready.entries, hardState: ready.hardState, snapshot: ready.snapshot }).then(
+      this.storage.append({ entries: ready.entries, hardState: item.hard, snapshot: ready.snapshot }).then(
         () => {
           item.durable = true;
           this.pump();

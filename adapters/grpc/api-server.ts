@@ -236,7 +236,10 @@ export class ApiServer {
     return { ...this.counts, subscribers: this.subscribers.size, inFlight: this.inFlight };
   }
 
-  /** Ends event streams (UNAVAILABLE), closes relay channels and shuts the server down; idempotent. */
+  /**
+   * Ends event streams (UNAVAILABLE) and Calls streams (once their calls are answered), waits up to
+   * closeTimeoutMs for the calls in flight, closes relay channels and shuts the server down; idempotent.
+   */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;
@@ -245,6 +248,9 @@ export class ApiServer {
   private async shutdown(): Promise<void> {
     for (const subscriber of [...this.subscribers]) subscriber.close(grpc.status.UNAVAILABLE, `manager ${this.manager.id} is shutting down; subscribe to another manager`);
     for (const stream of [...this.callStreams]) stream.close();
+    // Calls in flight are answered first (a relayed one needs its channel to the leader), for a while.
+    const deadline = Date.now() + this.limits.closeTimeoutMs;
+    while (this.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     this.relays.close();
     this.pool.closeAll();
     if (!this.ownsServer) {

@@ -157,4 +157,6 @@ test('planReady: what is written, what leaves early, what is applied behind a ba
   const conf: Entry = { index: 4, term: 2, type: 'conf', data: '{}' };
   assert.equal(planReady(ready({ committed: [entry(3, 2), conf] }), 'leader', settled, settled).deferApply, true);
   assert.equal(planReady(ready({ committed: [entry(3, 2)] }), 'leader', settled, settled).deferApply, false);
+  const commitsConf = planReady(ready({ hardState: hs(2, 'n1', 4), committed: [conf] }), 'leader', settled, settled);
+  assert.equal(commitsConf.needsWrite, true, 'a commit index that commits a membership change is written before the change applies');
 });

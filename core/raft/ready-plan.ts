@@ -2,7 +2,10 @@
 // simulator's shell and the daemon's, so the rules chaos testing checks are the ones production runs:
 //   - a new term or vote is written before anything that depends on it leaves; a new commit index
 //     alone is not written on its own (Raft can learn it again from the leader), it rides along with
-//     the next write: one fsync per write instead of two;
+//     the next write: one fsync per write instead of two; except a commit index that commits a
+//     membership change, written before the change is applied: a node restarted with its commit
+//     index short of a change it applied would campaign under the membership before it (a founder
+//     that had added two managers would elect itself alone);
 //   - a leader's appends and heartbeats leave at once, before its own write is durable (Raft thesis
 //     §10.2.1), when its term and vote are durable: the core counts the leader's own copy toward
 //     commit only once persisted() says so, so "committed" still means durable on a majority;
@@ -17,7 +20,7 @@ import type { HardState, Message, Role } from './types.ts';
 export interface ReadyPlan {
   /** The Ready changes the term or the vote. */
   readonly termOrVote: boolean;
-  /** It has a snapshot, entries, or a new term or vote to write. */
+  /** It has a snapshot, entries, a new term or vote, or a commit index committing a membership change to write. */
   readonly needsWrite: boolean;
   /** Its snapshot or membership change is applied when processed, behind a barrier. */
   readonly deferApply: boolean;
@@ -34,8 +37,9 @@ export interface ReadyPlan {
 export function planReady(ready: Ready, role: Role, queued: HardState, durable: HardState): ReadyPlan {
   const hard = ready.hardState;
   const termOrVote = hard !== null && (hard.term !== queued.term || hard.vote !== queued.vote);
-  const needsWrite = ready.snapshot !== null || ready.entries.length > 0 || termOrVote;
-  const deferApply = ready.snapshot !== null || ready.committed.some((e) => e.type === 'conf');
+  const committedConf = ready.committed.some((e) => e.type === 'conf');
+  const needsWrite = ready.snapshot !== null || ready.entries.length > 0 || termOrVote || (committedConf && hard !== null);
+  const deferApply = ready.snapshot !== null || committedConf;
   const settled = !termOrVote && queued.term === durable.term && queued.vote === durable.vote;
   if (role !== 'leader' || !settled) return { termOrVote, needsWrite, deferApply, early: [], after: ready.messages };
   const early: Message[] = [];
