@@ -14,6 +14,7 @@ import { ApiClient } from './api-client.ts';
 import { ApiError } from './api-errors.ts';
 import { ApiServer, type ApiManager, type ApiServerOptions } from './api-server.ts';
 import { apiServiceDefinition, CALLS_METHOD, encodeJson, methodPath, unaryMethods } from './api-service.ts';
+import { rejection } from './api-testing.ts';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -46,12 +47,6 @@ function client(address: string, timeoutMs = 3000): ApiClient {
   const c = new ApiClient({ addresses: [address], timeoutMs, connectTimeoutMs: 1000 });
   cleanups.push(() => c.close());
   return c;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ApiError> {
-  const error = await promise.then(() => assert.fail('expected a failure'), (e: unknown) => e);
-  assert.ok(error instanceof ApiError, String(error));
-  return error;
 }
 
 /** A raw Calls stream to `address`, collecting the answers and how it ended. */

@@ -9,10 +9,10 @@ import * as grpc from '@grpc/grpc-js';
 import { nodeId } from '../../core/raft/index.ts';
 import { ClusterState } from '../../core/state/index.ts';
 import { ApiClient } from './api-client.ts';
-import { ApiError } from './api-errors.ts';
 import { ApiServer, type ApiManager } from './api-server.ts';
 import { decodeCallFrame, encodeAnswerFrame } from './api-calls.ts';
 import { apiServiceDefinition, CALLS_METHOD, encodeJson, unaryMethods } from './api-service.ts';
+import { rejection } from './api-testing.ts';
 
 interface FakeServer {
   readonly address: string;
@@ -59,12 +59,6 @@ function client(addresses: string[]): ApiClient {
   const c = new ApiClient({ addresses, timeoutMs: 3000, connectTimeoutMs: 1000 });
   cleanups.push(() => c.close());
   return c;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ApiError> {
-  const error = await promise.then(() => assert.fail('expected a failure'), (e: unknown) => e);
-  assert.ok(error instanceof ApiError, String(error));
-  return error;
 }
 
 test('a write sent and then lost with its connection has an unknown outcome and is not retried; a read moves on', async () => {

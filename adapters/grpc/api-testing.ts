@@ -4,17 +4,26 @@
 // in-process bus that can isolate a manager; each serves the API with an ApiServer on a loopback
 // port. Not part of the public surface.
 
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { defaultManagerConfig, Manager, type ManagerConfig, type ProposeOutcome } from '../../core/manager/manager.ts';
 import { MemoryStorage, nodeId, RaftNode, type Message, type NodeId } from '../../core/raft/index.ts';
 import { testRandom } from '../../core/raft/harness.ts';
 import type { StateCommand, StateView } from '../../core/state/index.ts';
 import { ApiClient, type ApiClientOptions } from './api-client.ts';
+import { ApiError } from './api-errors.ts';
 import type { AppliedCommand } from './api-events.ts';
 import { ApiServer, type ApiManager, type ApiServerOptions } from './api-server.ts';
 import type { ManagerAddress } from './api-types.ts';
 
 export const TEST_CLUSTER_ID = 'cluster-api-test';
+
+/** The ApiError `promise` rejects with; fails the test when it resolves or rejects with anything else. */
+export async function rejection(promise: Promise<unknown>): Promise<ApiError> {
+  const error = await promise.then((answer) => assert.fail(`expected a failure, got ${JSON.stringify(answer).slice(0, 200)}`), (e: unknown) => e);
+  assert.ok(error instanceof ApiError, `expected an ApiError, got ${String(error)}`);
+  return error;
+}
 
 export interface TestClusterOptions {
   readonly size: number;
