@@ -207,7 +207,12 @@ export class Membership {
 
   /** Records on disk that this manager was removed (removedFrom). */
   markRemoved(): void {
-    writeFileSync(join(this.dataDir, REMOVED_FILE), `${JSON.stringify({ id: this.self, atMs: Date.now() })}\n`);
+    try {
+      writeFileSync(join(this.dataDir, REMOVED_FILE), `${JSON.stringify({ id: this.self, atMs: Date.now() })}\n`);
+    } catch (error) {
+      // The manager still stops; only a restart on this directory would not be refused.
+      this.log.error({ event: 'removed-mark-failed', error: (error as Error).message }, `could not record in ${this.dataDir} that this manager was removed; do not start it again on this directory`);
+    }
   }
 
   /** Managers whose removal was applied here since this process started. */
