@@ -82,10 +82,9 @@ export abstract class RaftShell {
   private held: Pending | null = null;
   private retryToken: SyncToken | null = null;
   private pumping = false;
-  /** The latest hard state taken, the last one put in a record, and the last written term and vote. */
+  /** The latest hard state taken, and the last one put in a record (handed to the disk). */
   private hardLatest: HardState = emptyHardState;
   private hardRecorded: HardState = emptyHardState;
-  private hardQueued: HardState = emptyHardState;
   protected appliedIndex = 0;
   private lastSnapshotIndex = 0;
   protected life = 0;
@@ -159,7 +158,7 @@ export abstract class RaftShell {
     this.restoreState(snap.data);
     this.appliedIndex = snap.meta.index;
     this.lastSnapshotIndex = snap.meta.index;
-    this.hardLatest = this.hardRecorded = this.hardQueued = storage.getHardState();
+    this.hardLatest = this.hardRecorded = storage.getHardState();
     this.life++;
     const random = this.rng.child(`raft/life-${this.life}`);
     this.node = new RaftNode(
@@ -280,14 +279,14 @@ export abstract class RaftShell {
       this.onRoleChange(ready.softState.role);
     }
     if (ready.hardState) this.hardLatest = ready.hardState;
-    const plan = planReady(ready, this.node.role(), this.hardQueued, this.storage.getHardState());
+    const plan = planReady(ready, this.node.role(), this.hardRecorded, this.storage.getHardState());
     const after = this.sendEarly(ready, plan);
     if (!plan.deferApply) this.applyCommitted(ready.committed);
     else this.barrier = true;
     let record: ReadyRecord | null = null;
     if (plan.needsWrite) {
       record = { type: 'ready', snapshot: ready.snapshot, entries: ready.entries, hardState: this.hardLatest !== this.hardRecorded ? this.hardLatest : null };
-      this.hardRecorded = this.hardQueued = this.hardLatest;
+      this.hardRecorded = this.hardLatest;
     }
     const item: Pending = { ready, after, deferApply: plan.deferApply, record, token: null, durable: record === null };
     this.pending.push(item);

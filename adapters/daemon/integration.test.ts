@@ -10,13 +10,14 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { basename } from 'node:path';
 import type { Task } from '../../core/state/index.ts';
+import { daemonRaftOptions } from './manager-process.ts';
 import { ProcessCluster, snapshotIndexOnDisk, until } from './process-cluster.ts';
 
 const snapshotEvery = 50;
 /** What `warren` keeps after a snapshot: min(1000, ceil(snapshotEvery / 10)) entries (adapters/cli/daemon.ts). */
 const keptAfterSnapshot = Math.ceil(snapshotEvery / 10);
-/** The daemon's election timeout is 6 to 12 ticks of 50 ms (manager-process.ts daemonRaftOptions). */
-const minElectionTimeoutMs = 300;
+/** The daemon's shortest election timeout (manager-process.ts daemonRaftOptions): a hand-over faster than it was no election. */
+const minElectionTimeoutMs = daemonRaftOptions.tickMs * daemonRaftOptions.electionTicks;
 
 const cluster = await ProcessCluster.create({ name: 'integration', managers: 3, workers: 2, snapshotEvery });
 after(() => cluster.cleanup());

@@ -76,7 +76,7 @@ export class Membership {
   private leaderlessSinceMs: number | null = null;
   private askingPeers = false;
   /** When a Raft message last came from each manager (ms since the epoch), and in which term. */
-  private readonly lastHeard = new Map<NodeId, { readonly atMs: number; readonly term: number }>();
+  private readonly lastHeard = new Map<NodeId, { atMs: number; term: number }>();
 
   /** The book from managers.json, then the peers given on the command line. */
   constructor(
@@ -102,7 +102,13 @@ export class Membership {
 
   /** A Raft message of `term` came from `peer` (the removal's quorum check counts who answers). */
   heard(peer: NodeId, term: number): void {
-    this.lastHeard.set(peer, { atMs: Date.now(), term });
+    const heard = this.lastHeard.get(peer);
+    if (heard === undefined) {
+      this.lastHeard.set(peer, { atMs: Date.now(), term });
+      return;
+    }
+    heard.atMs = Date.now();
+    heard.term = term;
   }
 
   /** Every address known, this manager's own included when known. */
@@ -146,14 +152,11 @@ export class Membership {
 
   /**
    * A membership change applied: record or forget the member's address. Returns true when it
-   * removed this manager, which is then recorded on disk (removedFrom).
+   * removed this manager (the caller records it with markRemoved and stops).
    */
   onConf(change: ConfEntryData): boolean {
     if (change.type === 'remove') {
-      if (change.node === this.self) {
-        this.markRemoved();
-        return true;
-      }
+      if (change.node === this.self) return true;
       this.addresses.delete(change.node);
       this.removedIds.add(change.node);
     } else if (change.context !== undefined) {

@@ -11,6 +11,7 @@ import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync,
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseSnapshotName } from '../storage/files.ts';
 
 // ---- ports ----
 
@@ -152,12 +153,7 @@ export function removeBallast(dir: string, name = 'ballast'): void {
   unlinkSync(join(dir, name));
 }
 
-/** Highest Raft index of a snapshot file in a manager's data directory (0 when none); the WAL names them snap-<index>-<term>.snap in hex. */
+/** Highest Raft index of a snapshot file in a manager's data directory (0 when none). */
 export function snapshotIndexOnDisk(dataDir: string): number {
-  let highest = 0;
-  for (const name of readdirSync(dataDir)) {
-    const match = /^snap-([0-9a-f]{16})-[0-9a-f]{16}\.snap$/.exec(name);
-    if (match) highest = Math.max(highest, Number.parseInt(match[1]!, 16));
-  }
-  return highest;
+  return Math.max(0, ...readdirSync(dataDir).map((name) => parseSnapshotName(name)?.index ?? 0));
 }

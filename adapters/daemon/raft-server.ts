@@ -95,9 +95,10 @@ export class RaftServer {
   private snapshotting = false;
   private pumping = false;
   private pumpScheduled = false;
-  /** The hard state last handed to the storage: a Ready changing its term or vote must be written. */
-  private queuedHard: HardState;
-  /** The latest hard state the node gave, and the one last put in a write. */
+  /**
+   * The latest hard state the node gave, and the one last put in a write (handed to the storage:
+   * a Ready changing its term or vote must be written).
+   */
   private latestHard: HardState;
   private recordedHard: HardState;
   private timer: NodeJS.Timeout | null = null;
@@ -120,7 +121,7 @@ export class RaftServer {
     const snapshotIndex = recovered.snapshot?.meta.index ?? 0;
     const hard = recovered.hardState.commit < snapshotIndex ? { ...recovered.hardState, commit: snapshotIndex } : recovered.hardState;
     this.memory = toMemoryStorage({ ...recovered, hardState: hard });
-    this.queuedHard = this.latestHard = this.recordedHard = hard;
+    this.latestHard = this.recordedHard = hard;
     const snap = this.memory.snapshot();
     machine.restore(snap.meta.index === 0 ? '' : snap.data);
     this.appliedIndex = snap.meta.index;
@@ -244,7 +245,7 @@ export class RaftServer {
   private take(ready: Ready): void {
     if (ready.softState) this.machine.onRoleChange(ready.softState.role);
     if (ready.hardState) this.latestHard = ready.hardState;
-    const plan = planReady(ready, this.node.role(), this.queuedHard, this.memory.getHardState());
+    const plan = planReady(ready, this.node.role(), this.recordedHard, this.memory.getHardState());
     if (plan.early.length > 0) this.send(plan.early);
     if (!plan.deferApply) this.applyCommitted(ready);
     else this.barrier = true;
@@ -252,7 +253,6 @@ export class RaftServer {
     if (plan.needsWrite) this.recordedHard = this.latestHard;
     const item: Pending = { ready, after: plan.after, deferApply: plan.deferApply, hard, durable: !plan.needsWrite };
     this.pending.push(item);
-    if (plan.termOrVote) this.queuedHard = ready.hardState!;
     if (plan.needsWrite) this.write(item);
   }
 

@@ -18,6 +18,11 @@ export class Unstable {
     this.offsetInProgress = offset;
   }
 
+  /** Whether some entries are not yet handed out for writing (nextEntries() without the copy). */
+  hasNextEntries(): boolean {
+    return this.offsetInProgress - this.offset < this.entries.length;
+  }
+
   /** The entries not yet handed out for writing. */
   nextEntries(): Entry[] {
     const from = this.offsetInProgress - this.offset;

@@ -204,7 +204,7 @@ export class RaftNode {
   private somethingReady(): boolean {
     const r = this.raft;
     if (r.msgs.length > 0 || r.readStates.length > 0 || r.readOnly.rejected.length > 0) return true;
-    if (r.log.unstable.nextEntries().length > 0 || r.log.unstable.nextSnapshot() !== null) return true;
+    if (r.log.unstable.hasNextEntries() || r.log.unstable.nextSnapshot() !== null) return true;
     if (r.role !== this.prevSoft.role || r.leader !== this.prevSoft.leader) return true;
     const hs = r.hardState();
     if (hs.term !== this.prevHard.term || hs.vote !== this.prevHard.vote || hs.commit !== this.prevHard.commit) return true;
