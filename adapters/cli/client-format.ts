@@ -76,7 +76,7 @@ export function parseRatio(text: string): number {
 const durationUnitsMs: Readonly<Record<string, number>> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** A Go/Docker duration (`10s`, `1m30s`, `500ms`, `1h`; `0` alone) as whole milliseconds. */
-export function parseDurationMs(text: string): number {
+function parseDurationMs(text: string): number {
   if (text === '0') return 0;
   const expected = 'expected a duration with units, e.g. 500ms, 10s, 1m30s, 2h';
   if (!/^([0-9]*\.?[0-9]+(ns|us|µs|ms|s|m|h))+$/.test(text)) throw new InvalidArgumentError(expected);
@@ -226,7 +226,7 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
 }
 
 /** Docker's units.HumanDuration: "Less than a second", "About a minute", "3 hours", "2 weeks". */
-export function humanDuration(ms: number): string {
+function humanDuration(ms: number): string {
   const seconds = Math.floor(ms / 1000);
   const minutes = Math.floor(seconds / 60);
   const hours = Math.round(minutes / 60);

@@ -13,7 +13,7 @@ import {
   ago, asIs, capitalized, collect, collectKeyValue, durationAtMost, editList, integerIn, oneOf, parseCpuMillis, parseHttpProbe, parseMemoryBytes,
   parseMount, parsePortKey, parsePreference, parsePublish, parseRatio, parseSecretReference, portKey, shellWords, table, UsageError, withSpecFlags, type SpecFlags,
 } from './client-format.ts';
-import { eachTarget, inspectEach, leaf, listOptions, printList, type Context, type ListFlags, type ManagerOptions, type Run } from './client.ts';
+import { eachTarget, inspectEach, leaf, removeEach, listOptions, printList, type Context, type ListFlags, type ManagerOptions, type Run } from './client.ts';
 
 const duration = durationAtMost(stateLimits.durationMs);
 
@@ -87,7 +87,6 @@ function checked(spec: ServiceSpec): ServiceSpec {
 }
 
 function createSpec(image: string, args: string[], f: CreateFlags): ServiceSpec {
-  if (f.mode === 'global' && f.replicas !== undefined) throw new UsageError('--replicas is for replicated services; a global service runs one task on every eligible node');
   const base: ServiceSpec = {
     ...defaultServiceSpec,
     name: f.name,
@@ -221,10 +220,7 @@ export function addServiceCommands(service: Command, run: Run): void {
     ctx.out(`${ref}\n`);
   }));
   leaf(service, 'rm <SERVICE...>', 'remove services (their tasks are shut down)').action((refs: string[], flags: ManagerOptions) => run(flags, 'warren service ls', async (ctx) =>
-    eachTarget(ctx, refs, () => 'warren service ls', async (id) => {
-      await ctx.client.serviceRemove({ id });
-      ctx.out(`${id}\n`);
-    })));
+    removeEach(ctx, refs, 'warren service ls', (id) => ctx.client.serviceRemove({ id }))));
 }
 
 function parseScale(text: string): { ref: string; replicas: number } {

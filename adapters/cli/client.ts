@@ -48,7 +48,7 @@ export interface ManagerOptions {
 export type Run = (options: ManagerOptions, look: string, body: (ctx: Context) => Promise<number | void>) => void;
 
 /** The text of a server's answer: `warren: STATUS: message`, the leader when known, and what to do when a write's outcome is unknown. */
-export function apiErrorText(error: ApiError, look: string): string {
+function apiErrorText(error: ApiError, look: string): string {
   const leader = error.leader === null ? '' : ` (the leader is ${error.leader.id}${error.leader.apiAddress === null ? '' : ` at ${error.leader.apiAddress}`})`;
   const unknown = error.outcome !== 'unknown' ? ''
     : `warren: the outcome is unknown: the change may or may not have been applied; check with '${look}' before retrying\n`;
@@ -100,6 +100,14 @@ export async function eachTarget<T>(ctx: Context, targets: readonly T[], look: (
     }
   }
   return failed === 0 ? 0 : 1;
+}
+
+/** Removes each reference, printing it once removed (the rm commands); exits 1 if any failed. */
+export function removeEach(ctx: Context, refs: readonly string[], look: string, remove: (id: string) => Promise<unknown>): Promise<number> {
+  return eachTarget(ctx, refs, () => look, async (id) => {
+    await remove(id);
+    ctx.out(`${id}\n`);
+  });
 }
 
 /** Inspects each reference: a JSON array of those found; exits 1 if any was not. */
@@ -160,10 +168,7 @@ export function addClientCommands(program: Command, io: ClientIo, setExit: (code
   const manager = program.commands.find((c) => c.name() === 'manager') ?? group(program, 'manager', 'the managers');
   leaf(manager, 'rm <MANAGER...>', 'remove managers from the cluster (a dead one being replaced, or one retired); refused when the voters left would have no reachable majority')
     .action((ids: string[], flags: ManagerOptions) => run(flags, 'warren cluster info', async (ctx) =>
-      eachTarget(ctx, ids, () => 'warren cluster info', async (id) => {
-        await ctx.client.managerRemove({ id });
-        ctx.out(`${id}\n`);
-      })));
+      removeEach(ctx, ids, 'warren cluster info', (id) => ctx.client.managerRemove({ id }))));
 }
 
 function clusterInfoText(info: ClusterInfoResponse): string {
@@ -247,10 +252,7 @@ function addNodeCommands(nodes: Command, run: Run): void {
   leaf(nodes, 'rm <NODE...>', 'remove nodes from the cluster (a ready node only with --force)')
     .option('-f, --force', 'remove even a ready node (its tasks are orphaned and rescheduled)')
     .action((refs: string[], flags: ManagerOptions & { force?: boolean }) => run(flags, 'warren node ls', async (ctx) =>
-      eachTarget(ctx, refs, () => 'warren node ls', async (id) => {
-        await ctx.client.nodeRemove({ id, force: flags.force });
-        ctx.out(`${id}\n`);
-      })));
+      removeEach(ctx, refs, 'warren node ls', (id) => ctx.client.nodeRemove({ id, force: flags.force }))));
 }
 
 /** Reads `source` up to one byte beyond the bound (enough to refuse it). */
@@ -294,10 +296,7 @@ function addSecretCommands(secrets: Command, run: Run, io: ClientIo): void {
   leaf(secrets, 'inspect <SECRET...>', 'show secrets\' metadata as JSON (never their values)').action((refs: string[], flags: ManagerOptions) => run(flags, '', async (ctx) =>
     inspectEach(ctx, refs, async (id) => (await ctx.client.secretInspect({ id })).secret)));
   leaf(secrets, 'rm <SECRET...>', 'remove secrets').action((refs: string[], flags: ManagerOptions) => run(flags, 'warren secret ls', async (ctx) =>
-    eachTarget(ctx, refs, () => 'warren secret ls', async (id) => {
-      await ctx.client.secretRemove({ id });
-      ctx.out(`${id}\n`);
-    })));
+    removeEach(ctx, refs, 'warren secret ls', (id) => ctx.client.secretRemove({ id }))));
 }
 
 function addVolumeCommands(volumes: Command, run: Run): void {
@@ -316,10 +315,7 @@ function addVolumeCommands(volumes: Command, run: Run): void {
   leaf(volumes, 'inspect <VOLUME...>', 'show volumes as JSON').action((refs: string[], flags: ManagerOptions) => run(flags, '', async (ctx) =>
     inspectEach(ctx, refs, async (id) => (await ctx.client.volumeInspect({ id })).volume)));
   leaf(volumes, 'rm <VOLUME...>', 'remove volumes').action((refs: string[], flags: ManagerOptions) => run(flags, 'warren volume ls', async (ctx) =>
-    eachTarget(ctx, refs, () => 'warren volume ls', async (id) => {
-      await ctx.client.volumeRemove({ id });
-      ctx.out(`${id}\n`);
-    })));
+    removeEach(ctx, refs, 'warren volume ls', (id) => ctx.client.volumeRemove({ id }))));
 }
 
 function addEventsCommand(program: Command, run: Run, io: ClientIo): void {

@@ -93,6 +93,9 @@ async function until(what: string, check: () => boolean, timeoutMs = 20_000, sam
   }
 }
 
+/** The daemon's exit code, once it has exited. */
+const exitCode = (d: Daemon): Promise<number | null> => new Promise((r) => (d.child.exitCode !== null ? r(d.child.exitCode) : d.child.on('exit', (code) => r(code))));
+
 const lastRole = (d: Daemon) => [...d.events].reverse().find((e) => e.event === 'role') as { role: string; term: number } | undefined;
 
 test('three managers started by warren cluster init elect a leader, survive kill -9 of it, and the killed one rejoins', { timeout: 90_000 }, async () => {
@@ -131,7 +134,7 @@ test('three managers started by warren cluster init elect a leader, survive kill
   assert.ok(lastRole(back)!.term >= newTerm, 'it follows the new leader\'s term');
   // SIGTERM stops every daemon with exit code 0.
   for (const d of [...others, back]) d.child.kill('SIGTERM');
-  const codes = await Promise.all([...others, back].map((d) => new Promise<number | null>((r) => (d.child.exitCode !== null ? r(d.child.exitCode) : d.child.on('exit', (code) => r(code))))));
+  const codes = await Promise.all([...others, back].map(exitCode));
   assert.deepEqual(codes, [0, 0, 0]);
 });
 
@@ -147,7 +150,7 @@ test('warren manager join grows a one-manager cluster to three voters that survi
   const wrongKey = join(root, 'wrong.key');
   writeFileSync(wrongKey, randomBytes(32).toString('hex'));
   const refused = start(['manager', 'join', ...argsOf(1), '--join', listen(0), '--secret-key-file', wrongKey]);
-  const refusedCode = await new Promise<number | null>((r) => refused.child.on('exit', (code) => r(code)));
+  const refusedCode = await exitCode(refused);
   assert.equal(refusedCode, 1);
   const joiners = [1, 2].map((i) => start(['manager', 'join', ...argsOf(i), '--join', listen(0), '--secret-key-file', keyFile]));
   const client = new ApiClient({ addresses: [listen(0)] });
@@ -179,7 +182,7 @@ test('warren manager join grows a one-manager cluster to three voters that survi
   await survivors.call('SecretCreate', { name: 'after-removal', value: 'v' });
   // A live manager that is removed stops by itself (exit 0), and its data directory refuses to start again.
   assert.deepEqual(await run(['manager', 'rm', ids[live]!, ...managersFlag]), { code: 0, err: '' });
-  const removedCode = await new Promise<number | null>((r) => (joiners[live - 1]!.child.exitCode !== null ? r(joiners[live - 1]!.child.exitCode) : joiners[live - 1]!.child.on('exit', (code) => r(code))));
+  const removedCode = await exitCode(joiners[live - 1]!);
   assert.equal(removedCode, 0);
   assert.ok(joiners[live - 1]!.events.some((e) => e.event === 'removed'));
   const restart = await run(['manager', 'start', ...argsOf(live)]);
@@ -190,7 +193,7 @@ test('warren manager join grows a one-manager cluster to three voters that survi
   assert.equal((await survivors.call('SecretCreate', { name: 'alone', value: 'v' })).servedBy, ids[3 - live]);
   survivors.close();
   last.child.kill('SIGTERM');
-  const code = await new Promise<number | null>((r) => (last.child.exitCode !== null ? r(last.child.exitCode) : last.child.on('exit', (c) => r(c))));
+  const code = await exitCode(last);
   assert.equal(code, 0);
 });
 

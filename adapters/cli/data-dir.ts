@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { SECRET_KEY_BYTES } from '../grpc/api-secrets.ts';
 
 /** The cluster key in a manager's data directory. */
-export const KEY_FILE = 'cluster.key';
+const KEY_FILE = 'cluster.key';
 
 export function keyFileOf(dataDir: string): string {
   return join(dataDir, KEY_FILE);

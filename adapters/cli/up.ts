@@ -100,7 +100,9 @@ async function up(io: CliIo, o: UpOptions): Promise<number> {
     return child;
   };
 
-  const addresses = members.filter((m) => m.kind === 'manager').map((_, i) => managerListen(o, i));
+  const managers = members.filter((m) => m.kind === 'manager');
+  const workers = members.filter((m) => m.kind === 'worker');
+  const addresses = managers.map((_, i) => managerListen(o, i));
   const client = new ApiClient({ addresses, timeoutMs: 2000, connectTimeoutMs: 500 });
   const info = async () => {
     try {
@@ -142,7 +144,6 @@ async function up(io: CliIo, o: UpOptions): Promise<number> {
   };
   // A new cluster: the founder, then each joiner once the one before is in (a join needs a leader
   // to answer it). A cluster from an earlier run: every manager at once (one alone has no quorum).
-  const managers = members.filter((m) => m.kind === 'manager');
   const restarting = managers.every((m) => m.args[0] === 'manager' && m.args[1] === 'start');
   for (const m of managers) {
     launch(m, m.args);
@@ -156,17 +157,16 @@ async function up(io: CliIo, o: UpOptions): Promise<number> {
       await wait(200);
     }
   }
-  for (const m of members.filter((x) => x.kind === 'worker')) {
+  for (const m of workers) {
     launch(m, m.args);
     say('starting', `starting ${m.id}: warren worker start (log ${m.log})`, { id: m.id, args: m.args });
   }
   // Ready when every worker is registered and ready.
-  const workers = members.filter((m) => m.kind === 'worker').map((m) => m.id);
   for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
     if (interrupted !== null) return abandon(`${interrupted}: stopping what was started`, 0);
     try {
       const nodes = await client.call('NodeList', {});
-      if (workers.every((w) => nodes.nodes.some((n) => n.name === w && n.status === 'ready'))) break;
+      if (workers.every((w) => nodes.nodes.some((n) => n.name === w.id && n.status === 'ready'))) break;
     } catch {
       // no leader yet
     }
@@ -174,7 +174,7 @@ async function up(io: CliIo, o: UpOptions): Promise<number> {
   }
   const now = await info();
   say('up', [
-    `cluster up: ${members.filter((m) => m.kind === 'manager').length} managers, ${workers.length} workers; leader ${now?.leader?.id ?? '(electing)'}`,
+    `cluster up: ${managers.length} managers, ${workers.length} workers; leader ${now?.leader?.id ?? '(electing)'}`,
     ...members.map((m) => `  ${m.id.padEnd(4)} ${m.kind.padEnd(8)} pid ${String(m.child?.pid ?? '-').padEnd(8)} ${m.log}`),
     `try, in another terminal:`,
     `  export WARREN_MANAGERS=${addresses.join(',')}`,
