@@ -8,6 +8,7 @@ import type { ApiClient } from '../adapters/grpc/api-client.ts';
 import type { BenchmarkArgs } from './cli.ts';
 import { integerParameters } from './parameters.ts';
 import { metricTotal, processMemoryMb, RealCluster, sleep, TrackedProcess, waitFor, type ProcessMemory } from './real-cluster.ts';
+import { round } from './timing.ts';
 
 export interface ManagerRssParameters {
   readonly services: number;
@@ -32,7 +33,7 @@ export async function run(args: BenchmarkArgs, overrides: Partial<ManagerRssPara
     const client = cluster.client({ timeoutMs: 10_000 });
     const createStartMs = performance.now();
     const retried = await createServices(client, parameters, args.progress);
-    const createSeconds = round((performance.now() - createStartMs) / 1000);
+    const createSeconds = round((performance.now() - createStartMs) / 1000, 1);
     for (const member of cluster.members) {
       const own = cluster.client({ addresses: [member.listen] });
       await waitFor(`manager ${member.id} to apply ${parameters.services} services`, async () => {
@@ -90,7 +91,7 @@ async function idleRuntimeMemory(): Promise<ProcessMemory> {
 
 /** The main thread's V8 heap as the manager's own /metrics report it (prom-client's default metrics). */
 function heapOf(series: ReadonlyMap<string, number>): Record<string, number> {
-  const mb = (name: string): number => round(metricTotal(series, name) / (1024 * 1024));
+  const mb = (name: string): number => round(metricTotal(series, name) / (1024 * 1024), 1);
   return { usedMb: mb('nodejs_heap_size_used_bytes'), totalMb: mb('nodejs_heap_size_total_bytes'), externalMb: mb('nodejs_external_memory_bytes') };
 }
 
@@ -127,6 +128,3 @@ async function createServices(client: ApiClient, parameters: ManagerRssParameter
   return retried;
 }
 
-function round(value: number): number {
-  return Math.round(value * 10) / 10;
-}

@@ -21,6 +21,7 @@ import { managerCount } from '../sim/orchestration/faults.ts';
 import type { Tuning } from '../sim/nemesis.ts';
 import { defaultWorldOptions, OrchestrationWorld, type OrchestrationResult } from '../sim/orchestration/world.ts';
 import { integerParameters } from './parameters.ts';
+import { round } from './timing.ts';
 
 export interface OrchestrationBenchParameters {
   readonly seed: number;
@@ -112,7 +113,3 @@ export function runOrchestration(overrides: Partial<OrchestrationBenchParameters
   };
 }
 
-function round(value: number, places: number): number {
-  const scale = 10 ** places;
-  return Math.round(value * scale) / scale;
-}

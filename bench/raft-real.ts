@@ -25,6 +25,7 @@ import { EtcdClient, EtcdCluster, etcdInstalled } from './etcd.ts';
 import { integerParameters } from './parameters.ts';
 import { makeTempDirectory, metricTotal, RealCluster, removeDirectory, sleep } from './real-cluster.ts';
 import { percentile } from './sim.ts';
+import { round } from './timing.ts';
 
 export interface RaftRealParameters {
   /** Concurrent clients of each level, in order. */
@@ -313,7 +314,3 @@ function fileSystemOf(path: string): string {
   return `${best.type} (${best.mount})`;
 }
 
-function round(value: number, places: number): number {
-  const scale = 10 ** places;
-  return Math.round(value * scale) / scale;
-}

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { freePorts, waitFor } from '../adapters/daemon/process-cluster.ts';
 import { ApiClient, type ApiClientOptions } from '../adapters/grpc/api-client.ts';
 import type { ClusterInfoResponse } from '../adapters/grpc/api-types.ts';
+import { round } from './timing.ts';
 
 // The waiting and port helpers are the integration tests' (adapters/daemon/process-cluster.ts).
 export { freePorts, sleep, waitFor } from '../adapters/daemon/process-cluster.ts';
@@ -67,9 +68,6 @@ export function liveResources(): { readonly children: number; readonly directori
 }
 
 // ---------------------------------------------------------------------------------------------
-// Ports
-
-// ---------------------------------------------------------------------------------------------
 // One child process
 
 /** Bound on the output lines kept per child (for error messages). */
@@ -82,7 +80,6 @@ export interface ChildExit {
 
 export class TrackedProcess {
   private readonly lines: string[] = [];
-  private readonly listeners = new Set<(line: string) => void>();
   readonly exited: Promise<ChildExit>;
   private exitSeen: ChildExit | null = null;
 
@@ -118,12 +115,6 @@ export class TrackedProcess {
 
   get exit(): ChildExit | null {
     return this.exitSeen;
-  }
-
-  /** Calls `listener` with every later output line (stdout and stderr); returns the unsubscribe. */
-  onLine(listener: (line: string) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
   }
 
   /** The last `count` output lines, for an error message. */
@@ -171,7 +162,6 @@ export class TrackedProcess {
   private addLine(line: string): void {
     this.lines.push(line);
     if (this.lines.length > keptLinesMax) this.lines.splice(0, this.lines.length - keptLinesMax);
-    for (const listener of this.listeners) listener(line);
   }
 }
 
@@ -191,10 +181,9 @@ export function processMemoryMb(pid: number): ProcessMemory {
     if (match === null) throw new Error(`/proc/${pid}/status has no ${field}`);
     return Number(match[1]);
   };
-  return { rssMb: round1(kb('VmRSS') / 1024), peakRssMb: round1(kb('VmHWM') / 1024), anonymousMb: round1(kb('RssAnon') / 1024), fileMb: round1(kb('RssFile') / 1024) };
+  return { rssMb: round(kb('VmRSS') / 1024, 1), peakRssMb: round(kb('VmHWM') / 1024, 1), anonymousMb: round(kb('RssAnon') / 1024, 1), fileMb: round(kb('RssFile') / 1024, 1) };
 }
 
-const round1 = (value: number): number => Math.round(value * 10) / 10;
 
 /** Prometheus text format → series → value (comments and malformed lines skipped). */
 export function parseMetrics(text: string): Map<string, number> {

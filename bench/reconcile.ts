@@ -23,7 +23,7 @@ import type { NodeId } from '../core/state/types.ts';
 import { gibibytes, mebibytes } from '../core/scheduler/fixtures.ts';
 import type { BenchmarkArgs } from './cli.ts';
 import { integerParameters } from './parameters.ts';
-import { timings, type Timing } from './timing.ts';
+import { round, timings, type Timing } from './timing.ts';
 
 export interface ReconcileBenchParameters {
   readonly nodes: number;
@@ -72,22 +72,22 @@ export async function run(args: BenchmarkArgs, overrides: Partial<ReconcileBench
     nodes: parameters.nodes,
     services: parameters.services,
     tasks,
-    idleMs: round(idle.medianMs),
-    idleMinMs: round(idle.minMs),
-    idleMaxMs: round(idle.maxMs),
+    idleMs: round(idle.medianMs, 2),
+    idleMinMs: round(idle.minMs, 2),
+    idleMaxMs: round(idle.maxMs, 2),
     targetIdleMs: 10,
     nodesDown: parameters.nodesDown,
     tasksDisplaced: down.tasksDisplaced,
-    afterNodeDownMs: round(down.totalMs),
-    afterNodeDownDetectMs: round(down.detectMs),
+    afterNodeDownMs: round(down.totalMs, 2),
+    afterNodeDownDetectMs: round(down.detectMs, 2),
     afterNodeDownDetectCommands: down.detectCommands,
-    afterNodeDownRescheduleMs: round(down.rescheduleMs),
+    afterNodeDownRescheduleMs: round(down.rescheduleMs, 2),
     afterNodeDownRescheduleCommands: down.rescheduleCommands,
-    afterNodeDownRescheduleApplyMs: round(down.rescheduleApplyMs),
+    afterNodeDownRescheduleApplyMs: round(down.rescheduleApplyMs, 2),
     afterNodeDownTasksOrphaned: down.orphaned,
     afterNodeDownTasksCreated: down.created,
-    afterNodeDownPlaceMs: round(down.placeMs),
-    afterNodeDownPlaceApplyMs: round(down.placeApplyMs),
+    afterNodeDownPlaceMs: round(down.placeMs, 2),
+    afterNodeDownPlaceApplyMs: round(down.placeApplyMs, 2),
     afterNodeDownTasksPlaced: down.placed,
     buildMs: Math.round(buildMs),
     buildPasses,
@@ -297,6 +297,3 @@ function nodeDownRun(world: BenchWorld, parameters: ReconcileBenchParameters): N
   };
 }
 
-function round(value: number): number {
-  return Math.round(value * 100) / 100;
-}

@@ -15,7 +15,7 @@ import type { Decision } from '../core/scheduler/index.ts';
 import type { ClusterNode, Service } from '../core/state/types.ts';
 import type { BenchmarkArgs } from './cli.ts';
 import { integerParameters } from './parameters.ts';
-import { timings, type Timing } from './timing.ts';
+import { round, timings, type Timing } from './timing.ts';
 
 export interface SchedulerBenchParameters {
   readonly nodes: number;
@@ -155,7 +155,3 @@ function measureManyServices(parameters: SchedulerBenchParameters, nodes: readon
   return timings(samplesMs);
 }
 
-function round(value: number, places: number): number {
-  const scale = 10 ** places;
-  return Math.round(value * scale) / scale;
-}

@@ -17,6 +17,7 @@ import type { ChaosOptions, SeedResult } from '../chaos/types.ts';
 import type { BenchmarkArgs } from './cli.ts';
 import { defaultOrchestrationParameters, orchestrationParameters, runOrchestration, type OrchestrationBenchParameters } from './orchestration.ts';
 import { integerParameters } from './parameters.ts';
+import { round } from './timing.ts';
 
 export interface SimBenchParameters {
   readonly nodes: number;
@@ -186,7 +187,3 @@ export function percentile(sample: readonly number[], q: number): number {
   return sorted[rank - 1]!;
 }
 
-function round(value: number, places: number): number {
-  const scale = 10 ** places;
-  return Math.round(value * scale) / scale;
-}

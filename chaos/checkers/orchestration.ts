@@ -42,6 +42,7 @@ export function convergenceProblems(s: OrchestrationSnapshot): string[] {
   const problems: string[] = [];
   const taskById = new Map(s.tasks.map((t) => [t.id, t]));
   const nodeById = new Map(s.nodes.map((n) => [n.id, n]));
+  const serviceById = new Map(s.services.map((x) => [x.id, x]));
   const runningByService = new Map<ServiceId, { task: Task; nodeId: NodeId }[]>();
   for (const r of s.running) {
     const task = taskById.get(r.taskId);
@@ -60,17 +61,23 @@ export function convergenceProblems(s: OrchestrationSnapshot): string[] {
   for (const service of s.services) {
     const running = runningByService.get(service.id) ?? [];
     runningByService.delete(service.id);
-    problems.push(...serviceProblems(s, service, running, nodeById));
+    problems.push(...serviceProblems(s, service, running, nodeById, serviceById));
   }
   for (const [serviceId, running] of [...runningByService.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
     problems.push(`${running.length} task(s) of removed service ${serviceId} still run`);
   }
-  problems.push(...volumeProblems(s, taskById));
-  problems.push(...secretProblems(s, taskById));
+  problems.push(...volumeProblems(s, taskById, serviceById));
+  problems.push(...secretProblems(s, taskById, serviceById));
   return problems;
 }
 
-function serviceProblems(s: OrchestrationSnapshot, service: Service, running: { task: Task; nodeId: NodeId }[], nodeById: Map<NodeId, ClusterNode>): string[] {
+function serviceProblems(
+  s: OrchestrationSnapshot,
+  service: Service,
+  running: { task: Task; nodeId: NodeId }[],
+  nodeById: Map<NodeId, ClusterNode>,
+  serviceById: Map<ServiceId, Service>,
+): string[] {
   const problems: string[] = [];
   const name = `service ${service.spec.name} (${service.id})`;
   for (const { task } of running) {
@@ -87,7 +94,7 @@ function serviceProblems(s: OrchestrationSnapshot, service: Service, running: { 
       if (slot < 1 || slot > want) problems.push(`${name}: a task runs in slot ${slot}, outside 1..${want}`);
     }
     if (problems.length === 0) {
-      const uneven = balanceProblem(s, service, running);
+      const uneven = balanceProblem(s, service, running, serviceById);
       if (uneven !== null) problems.push(`${name}: ${uneven}`);
     }
     return problems;
@@ -112,7 +119,7 @@ function serviceProblems(s: OrchestrationSnapshot, service: Service, running: { 
  * volumes (its tasks stay with their data), nor while any of its tasks runs on a node that is not
  * eligible (other problems, or a paused node that keeps what it runs).
  */
-export function balanceProblem(s: OrchestrationSnapshot, service: Service, running: readonly { task: Task; nodeId: NodeId }[]): string | null {
+function balanceProblem(s: OrchestrationSnapshot, service: Service, running: readonly { task: Task; nodeId: NodeId }[], serviceById: Map<ServiceId, Service>): string | null {
   if (service.spec.mode.type !== 'replicated' || service.spec.mounts.length > 0 || running.length === 0) return null;
   const perNode = new Map<NodeId, number>();
   for (const { nodeId } of running) perNode.set(nodeId, (perNode.get(nodeId) ?? 0) + 1);
@@ -124,20 +131,19 @@ export function balanceProblem(s: OrchestrationSnapshot, service: Service, runni
     if (!s.eligible(node, service)) continue;
     onEligible += count(node);
     if (fullest === null || count(node) > count(fullest)) fullest = node;
-    if (hasRoom(s, node, service) && (emptiest === null || count(node) < count(emptiest))) emptiest = node;
+    if (hasRoom(s, node, service, serviceById) && (emptiest === null || count(node) < count(emptiest))) emptiest = node;
   }
   if (onEligible !== running.length || fullest === null || emptiest === null || count(fullest) - count(emptiest) < 2) return null;
   return `uneven over its eligible nodes: ${count(fullest)} running tasks on ${fullest.id}, ${count(emptiest)} on ${emptiest.id}, which has room for more; want every count within one of the others`;
 }
 
 /** Whether one more task of the service fits on the node, by the store's reservations and host ports. */
-function hasRoom(s: OrchestrationSnapshot, node: ClusterNode, service: Service): boolean {
+function hasRoom(s: OrchestrationSnapshot, node: ClusterNode, service: Service, serviceById: Map<ServiceId, Service>): boolean {
   const needs = service.spec.reservations;
   if (node.resources.cpuMillis - node.reserved.cpuMillis < needs.cpuMillis) return false;
   if (node.resources.memoryBytes - node.reserved.memoryBytes < needs.memoryBytes) return false;
   const ports = service.spec.ports.filter((p) => p.mode === 'host' && p.published !== 0);
   if (ports.length === 0) return true;
-  const serviceById = new Map(s.services.map((x) => [x.id, x]));
   for (const t of s.tasks) {
     if (t.nodeId !== node.id || t.observedState === 'new' || t.observedState === 'pending' || terminalTaskStates.has(t.observedState)) continue;
     const other = serviceById.get(t.serviceId);
@@ -146,10 +152,9 @@ function hasRoom(s: OrchestrationSnapshot, node: ClusterNode, service: Service):
   return true;
 }
 
-function volumeProblems(s: OrchestrationSnapshot, taskById: Map<TaskId, Task>): string[] {
+function volumeProblems(s: OrchestrationSnapshot, taskById: Map<TaskId, Task>, serviceById: Map<ServiceId, Service>): string[] {
   const problems: string[] = [];
   const volumeNode = new Map(s.volumes.map((v) => [v.name, v.nodeId]));
-  const serviceById = new Map(s.services.map((x) => [x.id, x]));
   for (const r of s.running) {
     const task = taskById.get(r.taskId);
     const service = task && serviceById.get(task.serviceId);
@@ -162,9 +167,8 @@ function volumeProblems(s: OrchestrationSnapshot, taskById: Map<TaskId, Task>): 
   return problems;
 }
 
-function secretProblems(s: OrchestrationSnapshot, taskById: Map<TaskId, Task>): string[] {
+function secretProblems(s: OrchestrationSnapshot, taskById: Map<TaskId, Task>, serviceById: Map<ServiceId, Service>): string[] {
   const needed = new Set<string>();
-  const serviceById = new Map(s.services.map((x) => [x.id, x]));
   for (const r of s.running) {
     const task = taskById.get(r.taskId);
     const service = task && serviceById.get(task.serviceId);
