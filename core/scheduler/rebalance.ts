@@ -17,6 +17,7 @@
 
 import type { ClusterNode, NodeId, Service } from '../state/types.ts';
 import { parseConstraints } from './constraints.ts';
+import { leafBefore } from './candidates.ts';
 import { eligibleNodes, fits, newNodeState, noSchedulerBugs, type BatchContext, type Filtered, type NodeState, type SchedulerBugs } from './filters.ts';
 import { batchContext } from './scheduler.ts';
 import type { SchedulerView } from './view.ts';
@@ -157,9 +158,7 @@ function order(a: NodeState, b: NodeState, groupTasks: ReadonlyMap<string, numbe
     const difference = (groupTasks.get(a.groupPaths[level]!) ?? 0) - (groupTasks.get(b.groupPaths[level]!) ?? 0);
     if (difference !== 0) return difference;
   }
-  if (a.totalTasks !== b.totalTasks) return a.totalTasks - b.totalTasks;
-  if (a.freeMemoryBytes !== b.freeMemoryBytes) return b.freeMemoryBytes - a.freeMemoryBytes;
-  return a.node.id < b.node.id ? -1 : 1;
+  return leafBefore(a, b) ? -1 : 1; // then the in-group part, as the scheduler ranks nodes
 }
 
 function count(state: NodeState, delta: number, groupTasks: Map<string, number>): void {
